@@ -1,0 +1,49 @@
+# 倉敷市 災害情報ポータル — see README.md
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+FAKE_LW_PORT ?= 8765
+
+.PHONY: run test lint fmt install migrate demo bench bench-parse clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --disable-pip-version-check -q --upgrade pip
+	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The portal on the embedded default: SQLite, tasks in-process, the fake LINE WORKS, demo data.
+run: export DJANGO_DEBUG ?= 1
+run: export KDR_DEMO_MODE ?= 1
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --once
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install bench-parse
+
+bench-parse: install
+	$(PY) -m bench.parse_bench
+
+clean:
+	rm -rf $(VENV) var staticfiles test-artifacts

@@ -1,0 +1,3 @@
+"""HTML views."""
+
+from __future__ import annotations

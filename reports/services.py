@@ -1,0 +1,565 @@
+"""The write paths for reports and incidents. The web form, the API, the LINE WORKS bot and
+the demo seeder all call these functions, so validation, revisions, the situation index and
+the audit chain happen in exactly one place.
+
+Every function is atomic; side effects outside the database (LINE WORKS mirrors, live
+updates) are attached through ``reports.signals`` receivers, which run inside the transaction
+and must only write rows and schedule work with ``transaction.on_commit``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agencies import roles
+from agencies.models import Agency, District, Facility
+from audit.registry import register_record
+from audit.services import audit_record
+from reports import signals
+from reports.categories import Category, validate_fields
+from reports.models import (
+    Incident,
+    IncidentStatus,
+    Observation,
+    Photo,
+    Report,
+    ReportChannel,
+    ReportRevision,
+    ReportStatus,
+    RevisionKind,
+)
+from reports.subjects import observations_for
+
+MAX_TEXT_LENGTH = 5000
+_FUTURE_TOLERANCE_SECONDS = 600
+
+
+def _utc_iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def revision_snapshot(rev: ReportRevision) -> dict[str, Any]:
+    """Everything a revision says; the audit chain holds its digest."""
+    return {
+        "id": rev.pk,
+        "report": rev.report_id,
+        "number": rev.number,
+        "kind": rev.kind,
+        "category": rev.category,
+        "fields": rev.fields,
+        "text": rev.text,
+        "lat": rev.lat,
+        "lng": rev.lng,
+        "facility": rev.facility_id,
+        "district": rev.district_id,
+        "observed_at": _utc_iso(rev.observed_at),
+        "recorded_at": _utc_iso(rev.recorded_at),
+        "author": rev.author_id,
+        "channel": rev.channel,
+        "reason": rev.reason,
+        "source_ref": rev.source_ref,
+    }
+
+
+def photo_snapshot(photo: Photo) -> dict[str, Any]:
+    return {
+        "id": photo.pk,
+        "report": photo.report_id,
+        "revision": photo.revision_id,
+        "name": photo.image.name,
+        "content_type": photo.content_type,
+        "size": photo.size,
+        "sha256": photo.sha256,
+        "uploaded_by": photo.uploaded_by_id,
+        "uploaded_at": _utc_iso(photo.uploaded_at),
+        "channel": photo.channel,
+        "source_ref": photo.source_ref,
+    }
+
+
+register_record(ReportRevision, revision_snapshot)
+register_record(Photo, photo_snapshot)
+
+
+def _check_observed_at(observed_at: datetime | None, now: datetime) -> datetime:
+    if observed_at is None:
+        return now
+    if timezone.is_naive(observed_at):
+        raise ValidationError({"observed_at": _("タイムゾーン付きの日時で指定してください。")})
+    if (observed_at - now).total_seconds() > _FUTURE_TOLERANCE_SECONDS:
+        raise ValidationError({"observed_at": _("未来の日時は指定できません。")})
+    return observed_at
+
+
+def _check_location(location: dict[str, float] | None) -> tuple[float | None, float | None]:
+    if not location:
+        return None, None
+    try:
+        lat, lng = float(location["lat"]), float(location["lng"])
+    except (KeyError, TypeError, ValueError):
+        raise ValidationError({"location": _("緯度・経度を数値で指定してください。")}) from None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise ValidationError({"location": _("緯度・経度の範囲が正しくありません。")})
+    return lat, lng
+
+
+def _write_revision(
+    *,
+    report: Report,
+    number: int,
+    kind: str,
+    category: str,
+    fields: dict[str, Any],
+    text: str,
+    lat: float | None,
+    lng: float | None,
+    facility: Facility | None,
+    district: District | None,
+    observed_at: datetime,
+    recorded_at: datetime,
+    author: Any | None,
+    channel: str,
+    reason: str,
+    source_ref: str,
+) -> ReportRevision:
+    """Append a revision, supersede the report's earlier statements, index the new ones,
+    and record the audit event. Caller holds the transaction (and the report's row lock)."""
+    revision = ReportRevision.objects.create(
+        report=report,
+        number=number,
+        kind=kind,
+        category=category,
+        fields=fields,
+        text=text,
+        lat=lat,
+        lng=lng,
+        facility=facility,
+        district=district,
+        observed_at=observed_at,
+        recorded_at=recorded_at,
+        author=author,
+        channel=channel,
+        reason=reason,
+        source_ref=source_ref,
+    )
+    Observation.objects.filter(report=report, superseded_at__isnull=True).update(
+        superseded_at=recorded_at
+    )
+    if kind != RevisionKind.WITHDRAWAL:
+        statements = observations_for(category, fields, facility=facility, district=district)
+        Observation.objects.bulk_create(
+            Observation(
+                subject=s.subject,
+                report=report,
+                revision=revision,
+                observed_at=observed_at,
+                recorded_at=recorded_at,
+                values=s.values,
+                closed=s.closed,
+            )
+            for s in statements
+        )
+    report.current_revision = revision
+    report.category = category
+    report.observed_at = observed_at
+    audit_record(
+        actor=author,
+        action=f"report.{kind}",
+        obj=revision,
+        channel=channel,
+        payload={"record": revision_snapshot(revision), "report_number": report.number},
+    )
+    return revision
+
+
+def report_submit(
+    *,
+    agency: Agency,
+    author: Any | None,
+    category: str,
+    fields: dict[str, Any] | None,
+    text: str = "",
+    observed_at: datetime | None = None,
+    channel: str = ReportChannel.WEB,
+    location: dict[str, float] | None = None,
+    facility: Facility | None = None,
+    district: District | None = None,
+    incident: Incident | None = None,
+    source_ref: str = "",
+    require_fields: bool = True,
+    check_permission: bool = True,
+) -> Report:
+    """Record a new report (revision 1). Raises ValidationError naming bad fields, or
+    PermissionDenied when ``author`` may not report for ``agency``.
+
+    ``check_permission=False`` is for trusted paths that map the sender themselves (the
+    LINE WORKS bot maps a channel to its agency). Not idempotent: one call, one report.
+    """
+    if check_permission and (author is None or not roles.can_report_for(author, agency)):
+        raise PermissionDenied(_("この機関の報告を登録する権限がありません。"))
+    if not agency.active:
+        raise ValidationError({"agency": _("この機関は無効になっています。")})
+    if category not in Category.values:
+        raise ValidationError({"category": _("不明な分類です: %(c)s") % {"c": category}})
+    if len(text or "") > MAX_TEXT_LENGTH:
+        raise ValidationError({"text": _("本文が長すぎます。")})
+    clean = validate_fields(category, fields or {}, require=require_fields)
+    if facility is None and category in (Category.EVACUEES, Category.MEDICAL_CAPACITY):
+        from reports.subjects import facility_for
+
+        facility = facility_for(clean.get("facility"))
+    if facility is not None and category in (Category.EVACUEES, Category.MEDICAL_CAPACITY):
+        clean["facility"] = clean.get("facility") or facility.name
+    now = timezone.now()
+    observed = _check_observed_at(observed_at, now)
+    lat, lng = _check_location(location)
+    if lat is None and facility is not None and facility.lat is not None:
+        lat, lng = facility.lat, facility.lng
+    if lat is None and district is not None:
+        lat, lng = district.lat, district.lng
+
+    with transaction.atomic():
+        report = Report.objects.create(
+            agency=agency,
+            author=author,
+            channel=channel,
+            category=category,
+            incident=incident,
+            recorded_at=now,
+            observed_at=observed,
+        )
+        revision = _write_revision(
+            report=report,
+            number=1,
+            kind=RevisionKind.ORIGINAL,
+            category=category,
+            fields=clean,
+            text=text or "",
+            lat=lat,
+            lng=lng,
+            facility=facility,
+            district=district,
+            observed_at=observed,
+            recorded_at=now,
+            author=author,
+            channel=channel,
+            reason="",
+            source_ref=source_ref,
+        )
+        report.save(update_fields=["current_revision", "category", "observed_at"])
+        signals.report_recorded.send(sender=Report, revision=revision)
+    return report
+
+
+def _lock_for_revision(report: Report, author: Any | None, check_permission: bool) -> Report:
+    locked = (
+        Report.objects.select_for_update(of=("self",))
+        .select_related("current_revision", "agency")
+        .get(pk=report.pk)
+    )
+    if check_permission and (author is None or not roles.can_report_for(author, locked.agency)):
+        raise PermissionDenied(_("この報告を訂正・取消する権限がありません。"))
+    if locked.status == ReportStatus.WITHDRAWN:
+        raise ValidationError({"report": _("取り消された報告は訂正できません。")})
+    return locked
+
+
+def report_correct(
+    *,
+    report: Report,
+    author: Any | None,
+    reason: str,
+    channel: str = ReportChannel.WEB,
+    category: str | None = None,
+    fields: dict[str, Any] | None = None,
+    text: str | None = None,
+    observed_at: datetime | None = None,
+    location: dict[str, float] | None = None,
+    facility: Facility | None = None,
+    source_ref: str = "",
+    check_permission: bool = True,
+) -> ReportRevision:
+    """Append a correction. Arguments left as None keep the current revision's values.
+    Every earlier revision stays as it was."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("訂正の理由を入力してください。")})
+    with transaction.atomic():
+        locked = _lock_for_revision(report, author, check_permission)
+        current = locked.current_revision
+        new_category = category or current.category
+        if fields is None:
+            if new_category != current.category:
+                raise ValidationError({"fields": _("分類を変える場合は項目も指定してください。")})
+            fields = current.fields
+        clean = validate_fields(new_category, fields)
+        now = timezone.now()
+        observed = _check_observed_at(observed_at, now) if observed_at else current.observed_at
+        lat, lng = _check_location(location) if location else (current.lat, current.lng)
+        revision = _write_revision(
+            report=locked,
+            number=current.number + 1,
+            kind=RevisionKind.CORRECTION,
+            category=new_category,
+            fields=clean,
+            text=current.text if text is None else text,
+            lat=lat,
+            lng=lng,
+            facility=facility if facility is not None else current.facility,
+            district=current.district,
+            observed_at=observed,
+            recorded_at=now,
+            author=author,
+            channel=channel,
+            reason=reason,
+            source_ref=source_ref,
+        )
+        locked.save(update_fields=["current_revision", "category", "observed_at"])
+        signals.report_recorded.send(sender=Report, revision=revision)
+    report.refresh_from_db()
+    return revision
+
+
+def report_withdraw(
+    *,
+    report: Report,
+    author: Any | None,
+    reason: str,
+    channel: str = ReportChannel.WEB,
+    source_ref: str = "",
+    check_permission: bool = True,
+) -> ReportRevision:
+    """取消: a withdrawal revision. The report drops out of the situation from now on; what it
+    said before stays in the history and in "as of" views of the past."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("取消の理由を入力してください。")})
+    with transaction.atomic():
+        locked = _lock_for_revision(report, author, check_permission)
+        current = locked.current_revision
+        revision = _write_revision(
+            report=locked,
+            number=current.number + 1,
+            kind=RevisionKind.WITHDRAWAL,
+            category=current.category,
+            fields=current.fields,
+            text=current.text,
+            lat=current.lat,
+            lng=current.lng,
+            facility=current.facility,
+            district=current.district,
+            observed_at=current.observed_at,
+            recorded_at=timezone.now(),
+            author=author,
+            channel=channel,
+            reason=reason,
+            source_ref=source_ref,
+        )
+        locked.status = ReportStatus.WITHDRAWN
+        locked.save(update_fields=["current_revision", "category", "observed_at", "status"])
+        signals.report_recorded.send(sender=Report, revision=revision)
+    report.refresh_from_db()
+    return revision
+
+
+def report_acknowledge(*, report: Report, user: Any) -> Report:
+    """HQ marks a report as seen. Safe to call twice (the second call changes nothing)."""
+    if not roles.is_hq(user):
+        raise PermissionDenied(_("確認できるのは本部のみです。"))
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        if locked.status != ReportStatus.NEW:
+            return locked
+        locked.status = ReportStatus.ACKNOWLEDGED
+        locked.acknowledged_by = user
+        locked.acknowledged_at = timezone.now()
+        locked.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+        audit_record(
+            actor=user,
+            action="report.acknowledge",
+            obj=locked,
+            payload={"report_number": locked.number},
+        )
+    return locked
+
+
+def report_link_incident(*, report: Report, incident: Incident | None, user: Any) -> Report:
+    if not roles.is_hq(user):
+        raise PermissionDenied(_("インシデントとの関連付けは本部のみです。"))
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        previous = locked.incident_id
+        locked.incident = incident
+        locked.save(update_fields=["incident"])
+        audit_record(
+            actor=user,
+            action="report.link_incident",
+            obj=locked,
+            payload={
+                "report_number": locked.number,
+                "from": previous,
+                "to": incident.pk if incident else None,
+            },
+        )
+    return locked
+
+
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    for signature, content_type in _IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"heif"):
+        return "image/heic"
+    return None
+
+
+def report_add_photo(
+    *,
+    report: Report,
+    data: bytes,
+    filename: str,
+    user: Any | None,
+    channel: str = ReportChannel.WEB,
+    source_ref: str = "",
+    check_permission: bool = True,
+) -> Photo:
+    """Attach a photo to a report (to its current revision). Checks the bytes, not the name."""
+    if check_permission and (user is None or not roles.can_report_for(user, report.agency)):
+        raise PermissionDenied(_("この報告に写真を追加する権限がありません。"))
+    if len(data) > settings.PHOTO_MAX_BYTES:
+        raise ValidationError(
+            {
+                "photo": _("写真が大きすぎます（上限 %(mb)d MB）。")
+                % {"mb": settings.PHOTO_MAX_BYTES // (1024 * 1024)}
+            }
+        )
+    content_type = sniff_image_type(data[:16])
+    if content_type is None:
+        raise ValidationError({"photo": _("JPEG・PNG・GIF・WebP・HEIC の画像を送ってください。")})
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        photo = Photo(
+            report=locked,
+            revision_id=locked.current_revision_id,
+            content_type=content_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            uploaded_by=user,
+            uploaded_at=timezone.now(),
+            channel=channel,
+            source_ref=source_ref,
+        )
+        photo.image.save(filename, ContentFile(data), save=False)
+        photo.save()
+        audit_record(
+            actor=user,
+            action="report.photo",
+            obj=photo,
+            channel=channel,
+            payload={"record": photo_snapshot(photo), "report_number": locked.number},
+        )
+    return photo
+
+
+# --- Incidents ------------------------------------------------------------------------------
+
+
+def _incident_payload(incident: Incident) -> dict[str, Any]:
+    return {
+        "title": incident.title,
+        "description": incident.description,
+        "status": incident.status,
+        "district": incident.district_id,
+        "lat": incident.lat,
+        "lng": incident.lng,
+    }
+
+
+def incident_open(
+    *,
+    user: Any,
+    title: str,
+    description: str = "",
+    district: District | None = None,
+    location: dict[str, float] | None = None,
+) -> Incident:
+    if not roles.is_hq(user):
+        raise PermissionDenied(_("インシデントを登録できるのは本部のみです。"))
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": _("件名を入力してください。")})
+    lat, lng = _check_location(location)
+    if lat is None and district is not None:
+        lat, lng = district.lat, district.lng
+    now = timezone.now()
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            title=title[:200],
+            description=description,
+            district=district,
+            lat=lat,
+            lng=lng,
+            opened_by=user,
+            opened_at=now,
+            updated_at=now,
+        )
+        audit_record(
+            actor=user, action="incident.open", obj=incident, payload=_incident_payload(incident)
+        )
+        signals.incident_changed.send(sender=Incident, incident=incident, action="open")
+    return incident
+
+
+def incident_update(
+    *,
+    incident: Incident,
+    user: Any,
+    title: str | None = None,
+    description: str | None = None,
+    status: str | None = None,
+) -> Incident:
+    """Change an incident's text or status (open → monitoring → closed; reopening allowed)."""
+    if not roles.is_hq(user):
+        raise PermissionDenied(_("インシデントを更新できるのは本部のみです。"))
+    if status is not None and status not in IncidentStatus.values:
+        raise ValidationError({"status": _("不明な状態です。")})
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        if title is not None:
+            if not title.strip():
+                raise ValidationError({"title": _("件名を入力してください。")})
+            locked.title = title.strip()[:200]
+        if description is not None:
+            locked.description = description
+        if status is not None:
+            locked.status = status
+            locked.closed_at = timezone.now() if status == IncidentStatus.CLOSED else None
+        locked.updated_at = timezone.now()
+        locked.save()
+        action = "incident.close" if status == IncidentStatus.CLOSED else "incident.update"
+        audit_record(actor=user, action=action, obj=locked, payload=_incident_payload(locked))
+        signals.incident_changed.send(sender=Incident, incident=locked, action=action)
+    return locked
+
+
+def incident_close(*, incident: Incident, user: Any) -> Incident:
+    return incident_update(incident=incident, user=user, status=IncidentStatus.CLOSED)
