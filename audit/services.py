@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -49,6 +50,7 @@ def audit_record(
     object_id: str | int = "",
     channel: str = "",
     payload: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it records.
 
@@ -66,7 +68,7 @@ def audit_record(
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
         id=(last["id"] + 1) if last else 1,
-        occurred_at=timezone.now(),
+        occurred_at=occurred_at or timezone.now(),
         actor_id=actor_id,
         actor_label=actor.get_username() if actor_id else "",
         action=action,

@@ -177,6 +177,7 @@ def _write_revision(
         obj=revision,
         channel=channel,
         payload={"record": revision_snapshot(revision), "report_number": report.number},
+        occurred_at=recorded_at,
     )
     return revision
 
@@ -197,12 +198,15 @@ def report_submit(
     source_ref: str = "",
     require_fields: bool = True,
     check_permission: bool = True,
+    recorded_at: datetime | None = None,
 ) -> Report:
     """Record a new report (revision 1). Raises ValidationError naming bad fields, or
     PermissionDenied when ``author`` may not report for ``agency``.
 
     ``check_permission=False`` is for trusted paths that map the sender themselves (the
     LINE WORKS bot maps a channel to its agency). Not idempotent: one call, one report.
+    ``recorded_at`` backdates the record: only for loading historical records (the demo
+    seeder, benchmarks); no user-facing path passes it.
     """
     if check_permission and (author is None or not roles.can_report_for(author, agency)):
         raise PermissionDenied(_("この機関の報告を登録する権限がありません。"))
@@ -219,7 +223,7 @@ def report_submit(
         facility = facility_for(clean.get("facility"))
     if facility is not None and category in (Category.EVACUEES, Category.MEDICAL_CAPACITY):
         clean["facility"] = clean.get("facility") or facility.name
-    now = timezone.now()
+    now = recorded_at or timezone.now()
     observed = _check_observed_at(observed_at, now)
     lat, lng = _check_location(location)
     if lat is None and facility is not None and facility.lat is not None:
@@ -287,6 +291,7 @@ def report_correct(
     facility: Facility | None = None,
     source_ref: str = "",
     check_permission: bool = True,
+    recorded_at: datetime | None = None,
 ) -> ReportRevision:
     """Append a correction. Arguments left as None keep the current revision's values.
     Every earlier revision stays as it was."""
@@ -302,7 +307,7 @@ def report_correct(
                 raise ValidationError({"fields": _("分類を変える場合は項目も指定してください。")})
             fields = current.fields
         clean = validate_fields(new_category, fields)
-        now = timezone.now()
+        now = recorded_at or timezone.now()
         observed = _check_observed_at(observed_at, now) if observed_at else current.observed_at
         lat, lng = _check_location(location) if location else (current.lat, current.lng)
         revision = _write_revision(
@@ -337,6 +342,7 @@ def report_withdraw(
     channel: str = ReportChannel.WEB,
     source_ref: str = "",
     check_permission: bool = True,
+    recorded_at: datetime | None = None,
 ) -> ReportRevision:
     """取消: a withdrawal revision. The report drops out of the situation from now on; what it
     said before stays in the history and in "as of" views of the past."""
@@ -358,7 +364,7 @@ def report_withdraw(
             facility=current.facility,
             district=current.district,
             observed_at=current.observed_at,
-            recorded_at=timezone.now(),
+            recorded_at=recorded_at or timezone.now(),
             author=author,
             channel=channel,
             reason=reason,

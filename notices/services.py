@@ -1,0 +1,117 @@
+"""Write paths for notices: send, record delivery, acknowledge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agencies import roles
+from agencies.models import Agency
+from audit.services import audit_record
+from notices import signals
+from notices.models import DeliveryStatus, Notice, NoticeKind, NoticeRecipient
+
+
+def notice_send(
+    *,
+    user: Any,
+    kind: str,
+    title: str,
+    body: str,
+    agencies: Iterable[Agency],
+    incident: Any | None = None,
+) -> Notice:
+    """HQ sends a notice to agencies. Recipient rows are written with the notice; the LINE
+    WORKS outbox rows are written by the ``notice_issued`` receiver in the same transaction."""
+    if not roles.is_hq(user):
+        raise PermissionDenied(_("通知を送信できるのは本部のみです。"))
+    if kind not in NoticeKind.values:
+        raise ValidationError({"kind": _("不明な種別です。")})
+    title, body = (title or "").strip(), (body or "").strip()
+    errors = {}
+    if not title:
+        errors["title"] = _("件名を入力してください。")
+    if not body:
+        errors["body"] = _("本文を入力してください。")
+    if len(body) > 1500:
+        errors["body"] = _("本文は1500文字以内で入力してください。")
+    targets = sorted({a.pk: a for a in agencies if a.active}.values(), key=lambda a: a.code)
+    if not targets:
+        errors["agencies"] = _("送信先の機関を選んでください。")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        notice = Notice.objects.create(
+            kind=kind,
+            title=title[:200],
+            body=body,
+            incident=incident,
+            created_by=user,
+            created_at=timezone.now(),
+        )
+        recipients = NoticeRecipient.objects.bulk_create(
+            NoticeRecipient(
+                notice=notice,
+                agency=agency,
+                delivery_status=DeliveryStatus.PENDING
+                if agency.lineworks_channel_id
+                else DeliveryStatus.NO_CHANNEL,
+            )
+            for agency in targets
+        )
+        audit_record(
+            actor=user,
+            action="notice.send",
+            obj=notice,
+            payload={
+                "kind": kind,
+                "title": notice.title,
+                "body": body,
+                "agencies": [a.code for a in targets],
+            },
+        )
+        signals.notice_issued.send(sender=Notice, notice=notice, recipients=recipients)
+    return notice
+
+
+def notice_mark_delivery(
+    *, recipient_id: int, delivered: bool, error: str = "", at: datetime | None = None
+) -> None:
+    """Called by the LINE WORKS outbox when the message to one agency was sent or failed for
+    good. Safe to call twice."""
+    NoticeRecipient.objects.filter(pk=recipient_id).update(
+        delivery_status=DeliveryStatus.SENT if delivered else DeliveryStatus.FAILED,
+        delivered_at=(at or timezone.now()) if delivered else None,
+        delivery_error=error[:500],
+    )
+
+
+def notice_acknowledge(
+    *, notice: Notice, agency: Agency, user: Any | None, via: str
+) -> NoticeRecipient | None:
+    """An agency's 了解. The first acknowledgement counts; later ones change nothing.
+    Returns None when the agency was not a recipient."""
+    with transaction.atomic():
+        recipient = (
+            NoticeRecipient.objects.select_for_update().filter(notice=notice, agency=agency).first()
+        )
+        if recipient is None or recipient.acknowledged_at is not None:
+            return recipient
+        recipient.acknowledged_at = timezone.now()
+        recipient.acknowledged_by = user
+        recipient.acknowledged_via = via
+        recipient.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledged_via"])
+        audit_record(
+            actor=user,
+            action="notice.acknowledge",
+            obj=recipient,
+            channel=via,
+            payload={"notice": notice.pk, "agency": agency.code},
+        )
+    return recipient
