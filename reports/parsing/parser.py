@@ -1,0 +1,196 @@
+"""``parse``: normalise, classify by weighted cues, extract the category's fields, time it.
+
+Deterministic and offline. ``parse`` never raises: any unexpected error inside gives a
+``general`` result with confidence 0 (``parse_strict`` is the same without that guard, for
+tests that must see such errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+from . import extract, lexicon
+from .normalize import normalize
+from .schema import (
+    CATEGORIES,
+    REQUIRED_FIELDS,
+    ParseResult,
+    SenderContext,
+    empty_fields,
+    missing_fields,
+)
+from .times import JST, observed_at
+
+logger = logging.getLogger(__name__)
+
+# Ties go to the earlier category: specific before general.
+PRIORITY = (
+    "fire",
+    "medical_capacity",
+    "evacuees",
+    "outage",
+    "water_level",
+    "road_closure",
+    "dispatch",
+    "general",
+)
+MIN_SCORE = 3.0  # below this, a message is `general`
+
+_CUE_RE = re.compile("|".join(re.escape(w) for w in sorted(lexicon.CUES, key=len, reverse=True)))
+# A cue that explains something else (停電のため受入不可, 火災の影響で停電) counts less.
+_CAUSE_AFTER_RE = re.compile(
+    r"(?:発生)?(?:の影響|のため|による|により|に伴|が原因|で停止|の(?:おそれ|恐れ|可能性))"
+)
+_CAUSE_FACTOR = 0.3
+# Questions and requests for a report are not reports.
+_QUESTION_RE = re.compile(
+    r"\?|(?:ですか|ますか|でしょうか|ませんか|ないか|のか|何名|何人|何世帯|何床|いかが|どうなって"
+    r"|どのくらい|どの程度)"
+    r"|(?:報告|連絡|教え|お知らせ|確認|回答|共有|提出|返信|入力|集計|情報|状況)(?:して|を|て|の上)?\s?"
+    r"(?:ください|下さい|願います|願いたい|お願いします|お願い致します|お願いいたします"
+    r"|いただけ|頂け|くれ)"
+)
+_QUESTION_WEIGHT = 14.0
+
+# What a sender's agency suggests, and which bare quantities it turns into a report.
+_CONTEXT_CATEGORY = {
+    "shelter_operator": "evacuees",
+    "medical": "medical_capacity",
+    "power": "outage",
+    "police": "road_closure",
+    "fire": "fire",
+    "waterway": "water_level",
+    "hq": "general",
+}
+_CONTEXT_PRIOR = 2.0
+_BARE_UNITS = {
+    "evacuees": ("名", "人", "世帯"),
+    "medical_capacity": ("名", "人", "床"),
+    "outage": ("世帯", "戸", "軒", "件", "名", "人"),
+    "water_level": ("m", "メートル"),
+}
+
+_EXTRACTORS = {
+    "evacuees": lambda doc, ctx: extract.evacuees(doc, ctx.facility),
+    "outage": lambda doc, ctx: extract.outage(doc),
+    "road_closure": lambda doc, ctx: extract.road_closure(doc),
+    "water_level": lambda doc, ctx: extract.water_level(doc),
+    "medical_capacity": lambda doc, ctx: extract.medical_capacity(doc, ctx.facility),
+    "fire": lambda doc, ctx: extract.fire(doc),
+    "dispatch": lambda doc, ctx: extract.dispatch(doc),
+}
+
+
+def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
+    text = doc.text
+    scores = dict.fromkeys(CATEGORIES, 0.0)
+    for m in _CUE_RE.finditer(text):
+        factor = _CAUSE_FACTOR if _CAUSE_AFTER_RE.match(text, m.end()) else 1.0
+        for category, weight in lexicon.CUES[m.group()]:
+            scores[category] += weight * factor
+    if _QUESTION_RE.search(text):
+        scores["general"] += _QUESTION_WEIGHT
+
+    # Structure: the shapes typical reports take.
+    units = {q.unit for q in doc.quantities}
+    kinds = (
+        {f.kind for f in doc.facilities}
+        if ("名" in units or "人" in units or "床" in units)
+        else set()
+    )
+    if ("名" in units or "人" in units) and "shelter" in kinds:
+        scores["evacuees"] += 3
+    if "床" in units and "medical" in kinds:
+        scores["medical_capacity"] += 3
+    if scores["outage"] > 0 and units & {"世帯", "戸", "軒"}:
+        scores["outage"] += 2
+    if scores["water_level"] > 0 and doc.rivers:
+        scores["water_level"] += 2
+    if scores["water_level"] > 0 and units & {"m", "メートル"}:
+        scores["water_level"] += 2
+    if scores["road_closure"] > 0 and doc.roads:
+        scores["road_closure"] += 2
+    if extract.ACCEPT_RE.search(text):
+        scores["medical_capacity"] += 4
+
+    prior = _CONTEXT_CATEGORY.get(context.agency_kind or "")
+    if prior and scores[prior] > 0:
+        scores[prior] += _CONTEXT_PRIOR
+    return scores
+
+
+def _choose(
+    scores: dict[str, float], doc: extract.Doc, context: SenderContext
+) -> tuple[str, float]:
+    """The category and a confidence for the choice alone (0..1)."""
+    ranked = sorted(CATEGORIES, key=lambda c: (-scores[c], PRIORITY.index(c)))
+    best, second = ranked[0], ranked[1]
+    best_report = next(c for c in ranked if c != "general")
+    if scores[best_report] < MIN_SCORE or best == "general":
+        # a bare "35名" from a shelter's group: what the sender's agency reports
+        prior = _CONTEXT_CATEGORY.get(context.agency_kind or "")
+        if (
+            prior in _BARE_UNITS
+            and scores["general"] < 4
+            and scores[best_report] < MIN_SCORE
+            and any(q.unit in _BARE_UNITS[prior] for q in doc.quantities)
+        ):
+            return prior, 0.6
+        if scores["general"] <= 0 and scores[best_report] <= 0:
+            return "general", 0.2 if doc.text else 0.0
+        top = scores["general"]
+        rival = scores[best_report] if scores[best_report] >= MIN_SCORE else 0.0
+        return "general", round(min(0.95, 0.3 + top / (top + rival + 4)), 2)
+    top, runner = scores[best], scores[second]
+    return best, top / (top + runner + 2.0)
+
+
+def parse_strict(
+    text: str, *, context: SenderContext | None = None, now: datetime | None = None
+) -> ParseResult:
+    """``parse`` without the guard: errors propagate (for tests)."""
+    context = context or SenderContext()
+    if now is None:
+        now = datetime.now(tz=JST)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=JST)
+    doc = extract.Doc(normalize(text))
+    scores = score(doc, context)
+    category, confidence = _choose(scores, doc, context)
+    fields: dict[str, Any] = empty_fields(category)
+    if category != "general":
+        fields.update(_EXTRACTORS[category](doc, context))
+        if category == "medical_capacity" and scores["medical_capacity"] < MIN_SCORE:
+            fields = extract.bare_medical(doc, fields)
+    missing = missing_fields(category, fields)
+    if category != "general":
+        required = [name for group in REQUIRED_FIELDS[category] for name in group]
+        if required:
+            found = len(required) - len(missing)
+            confidence *= 0.6 + 0.4 * found / len(required)
+    return ParseResult(
+        category=category,
+        fields=fields,
+        observed_at=observed_at(doc.text, now),
+        missing=missing,
+        confidence=round(max(0.0, min(1.0, confidence)), 2),
+    )
+
+
+def parse(
+    text: str, *, context: SenderContext | None = None, now: datetime | None = None
+) -> ParseResult:
+    """Read a free-text Japanese report: category, §5 fields, observed_at, missing, confidence.
+
+    ``now`` (aware) resolves dates and times without a full date; default: now in Asia/Tokyo.
+    """
+    try:
+        return parse_strict(text, context=context, now=now)
+    except Exception:  # the guard the contract asks for: any input returns a result
+        logger.exception("report parser failed; returning general")
+        return ParseResult(
+            category="general", fields={}, observed_at=None, missing=[], confidence=0.0
+        )
