@@ -43,9 +43,9 @@ def user_agency(user: AnyUser) -> Agency | None:
     if not user.is_authenticated:
         return None
     if not hasattr(user, "_kdr_agency"):
+        # _meta, not type(user): request.user is a SimpleLazyObject around the user.
         member = (
-            type(user)
-            .objects.filter(pk=user.pk)
+            user._meta.model.objects.filter(pk=user.pk)
             .values_list("member__agency_id", flat=True)
             .first()
         )

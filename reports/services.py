@@ -292,9 +292,11 @@ def report_correct(
     source_ref: str = "",
     check_permission: bool = True,
     recorded_at: datetime | None = None,
+    require_fields: bool = True,
 ) -> ReportRevision:
     """Append a correction. Arguments left as None keep the current revision's values.
-    Every earlier revision stays as it was."""
+    Every earlier revision stays as it was. ``require_fields=False``: as in report_submit
+    (the LINE WORKS path may keep an incomplete report and add to it)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("訂正の理由を入力してください。")})
@@ -306,7 +308,7 @@ def report_correct(
             if new_category != current.category:
                 raise ValidationError({"fields": _("分類を変える場合は項目も指定してください。")})
             fields = current.fields
-        clean = validate_fields(new_category, fields)
+        clean = validate_fields(new_category, fields, require=require_fields)
         now = recorded_at or timezone.now()
         observed = _check_observed_at(observed_at, now) if observed_at else current.observed_at
         lat, lng = _check_location(location) if location else (current.lat, current.lng)
@@ -507,7 +509,10 @@ def incident_open(
     description: str = "",
     district: District | None = None,
     location: dict[str, float] | None = None,
+    opened_at: datetime | None = None,
 ) -> Incident:
+    """``opened_at`` backdates the incident: only for loading historical records (the demo
+    seeder); no user-facing path passes it."""
     if not roles.is_hq(user):
         raise PermissionDenied(_("インシデントを登録できるのは本部のみです。"))
     title = (title or "").strip()
@@ -516,7 +521,7 @@ def incident_open(
     lat, lng = _check_location(location)
     if lat is None and district is not None:
         lat, lng = district.lat, district.lng
-    now = timezone.now()
+    now = opened_at or timezone.now()
     with transaction.atomic():
         incident = Incident.objects.create(
             title=title[:200],
@@ -529,7 +534,11 @@ def incident_open(
             updated_at=now,
         )
         audit_record(
-            actor=user, action="incident.open", obj=incident, payload=_incident_payload(incident)
+            actor=user,
+            action="incident.open",
+            obj=incident,
+            payload=_incident_payload(incident),
+            occurred_at=now,
         )
         signals.incident_changed.send(sender=Incident, incident=incident, action="open")
     return incident

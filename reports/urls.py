@@ -7,5 +7,12 @@ from reports import views
 app_name = "reports"
 
 urlpatterns = [
+    path("", views.report_list, name="list"),
     path("mine/", views.my_reports, name="mine"),
+    path("new/", views.report_new, name="new"),
+    path("<int:pk>/", views.report_detail, name="detail"),
+    path("<int:pk>/correct/", views.report_correct, name="correct"),
+    path("<int:pk>/withdraw/", views.report_withdraw, name="withdraw"),
+    path("<int:pk>/acknowledge/", views.report_acknowledge, name="acknowledge"),
+    path("photos/<int:pk>/", views.report_photo, name="photo"),
 ]

@@ -1,0 +1,537 @@
+"""Writes to the directory: agencies, facilities, districts and members.
+
+``directory_import(data)`` loads the JSON shape of design.md §9 (``import_directory FILE`` and
+the demo seeder both call it). The whole document is validated before anything is written; a
+document with any bad record raises DirectoryImportError listing every problem, each naming
+its record (``facilities[3] (code=yata-es): ...``), and the database is left untouched. A valid
+document is applied in one transaction, keyed by ``code`` (agencies, facilities, districts) and
+``username`` (members), so importing the same file twice changes nothing the second time.
+
+Optional keys left out of a record keep the stored value (a new record gets the default), so a
+partial file never blanks out what it does not mention.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from agencies.models import Agency, AgencyKind, District, Facility, FacilityKind, Member, Role
+from audit import chain
+from audit.services import audit_record
+
+SECTIONS = ("districts", "agencies", "facilities", "members")
+_KEYS: dict[str, tuple[set[str], set[str]]] = {
+    # section: (required keys, optional keys)
+    "agencies": ({"code", "name", "kind"}, {"lineworks_channel_id", "active"}),
+    "facilities": (
+        {"code", "name", "kind", "agency"},
+        {"lat", "lng", "capacity", "district", "active"},
+    ),
+    "districts": ({"code", "name", "lat", "lng"}, {"parent"}),
+    "members": ({"username", "role"}, {"name", "agency", "lineworks_user_id"}),
+}
+_MAX_ERRORS = 50
+
+
+class DirectoryImportError(Exception):
+    """The document is not importable. ``errors`` names each bad record."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass
+class SectionCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class ImportResult:
+    counts: dict[str, SectionCounts] = field(
+        default_factory=lambda: {s: SectionCounts() for s in SECTIONS}
+    )
+    created_usernames: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(c.created or c.updated for c in self.counts.values())
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {section: counts.as_dict() for section, counts in self.counts.items()}
+
+
+# --- Validation -----------------------------------------------------------------------------
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+
+def _where(section: str, index: int, record: Any) -> str:
+    key = "username" if section == "members" else "code"
+    if isinstance(record, dict) and isinstance(record.get(key), str) and record[key]:
+        return f"{section}[{index}] ({key}={record[key]})"
+    return f"{section}[{index}]"
+
+
+def _check_text(
+    errors: _Errors, where: str, rec: dict, name: str, max_length: int, required: bool
+) -> None:
+    if name not in rec or rec[name] is None:
+        if required:
+            errors.add(where, _("%(f)s がありません") % {"f": name})
+        return
+    value = rec[name]
+    if not isinstance(value, str):
+        errors.add(where, _("%(f)s は文字列で指定してください") % {"f": name})
+    elif required and not value.strip():
+        errors.add(where, _("%(f)s が空です") % {"f": name})
+    elif len(value) > max_length:
+        errors.add(
+            where, _("%(f)s は%(n)d文字以内で指定してください") % {"f": name, "n": max_length}
+        )
+
+
+def _check_code(errors: _Errors, where: str, rec: dict, name: str = "code") -> None:
+    _check_text(errors, where, rec, name, 64, required=True)
+    value = rec.get(name)
+    if isinstance(value, str) and value.strip():
+        try:
+            validate_slug(value)
+        except ValidationError:
+            errors.add(
+                where,
+                _('%(f)s "%(v)s" は半角英数字・ハイフン・下線で指定してください')
+                % {"f": name, "v": value},
+            )
+
+
+def _check_coordinate(
+    errors: _Errors, where: str, rec: dict, name: str, limit: float, required: bool
+) -> None:
+    value = rec.get(name)
+    if value is None:
+        if required:
+            errors.add(where, _("%(f)s がありません") % {"f": name})
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        errors.add(where, _("%(f)s %(v)r は数値で指定してください") % {"f": name, "v": value})
+    elif not -limit <= value <= limit:
+        errors.add(
+            where,
+            _("%(f)s %(v)s が範囲外です（-%(l)s〜%(l)s）") % {"f": name, "v": value, "l": limit},
+        )
+
+
+def _check_choice(
+    errors: _Errors, where: str, rec: dict, name: str, choices: Iterable[str], what: str
+) -> None:
+    value = rec.get(name)
+    allowed = list(choices)
+    if value is None:
+        errors.add(where, _("%(f)s がありません") % {"f": name})
+    elif value not in allowed:
+        errors.add(
+            where,
+            _('%(f)s "%(v)s" は不明な%(what)sです（%(allowed)s）')
+            % {"f": name, "v": value, "what": what, "allowed": ", ".join(allowed)},
+        )
+
+
+def _check_bool(errors: _Errors, where: str, rec: dict, name: str) -> None:
+    if name in rec and not isinstance(rec[name], bool):
+        errors.add(where, _("%(f)s は true か false で指定してください") % {"f": name})
+
+
+def _records(data: dict, section: str, errors: _Errors) -> list[tuple[int, str, dict]]:
+    """(index, locator, record) for the section's well-formed records."""
+    items = data.get(section, [])
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        errors.add(section, _("配列で指定してください"))
+        return []
+    required, optional = _KEYS[section]
+    out = []
+    for index, rec in enumerate(items):
+        where = _where(section, index, rec)
+        if not isinstance(rec, dict):
+            errors.add(where, _("オブジェクトで指定してください"))
+            continue
+        unknown = sorted(set(rec) - required - optional)
+        if unknown:
+            errors.add(where, _("不明な項目があります: %(keys)s") % {"keys": ", ".join(unknown)})
+        out.append((index, where, rec))
+    return out
+
+
+def _duplicates(
+    errors: _Errors, records: list[tuple[int, str, dict]], key: str, label: str | None = None
+) -> None:
+    seen: dict[Any, str] = {}
+    for _index, where, rec in records:
+        value = rec.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        if value in seen:
+            errors.add(
+                where,
+                _('%(f)s "%(v)s" が重複しています（%(other)s と同じ）')
+                % {"f": label or key, "v": value, "other": seen[value]},
+            )
+        else:
+            seen[value] = where.split(" ")[0]
+
+
+def _validate(data: Any) -> tuple[dict[str, list[tuple[int, str, dict]]], list[str]]:
+    errors = _Errors()
+    if not isinstance(data, dict):
+        return {}, [_("ファイルの最上位は JSON オブジェクトにしてください")]
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        errors.add(
+            _("最上位"),
+            _("不明なキーがあります: %(keys)s（使えるのは %(allowed)s）")
+            % {"keys": ", ".join(unknown), "allowed": ", ".join(SECTIONS)},
+        )
+    sections = {s: _records(data, s, errors) for s in SECTIONS}
+
+    for _i, where, rec in sections["districts"]:
+        _check_code(errors, where, rec)
+        _check_text(errors, where, rec, "name", 100, required=True)
+        _check_coordinate(errors, where, rec, "lat", 90, required=True)
+        _check_coordinate(errors, where, rec, "lng", 180, required=True)
+        if rec.get("parent") is not None:
+            _check_code(errors, where, rec, "parent")
+    for _i, where, rec in sections["agencies"]:
+        _check_code(errors, where, rec)
+        _check_text(errors, where, rec, "name", 200, required=True)
+        _check_choice(errors, where, rec, "kind", AgencyKind.values, _("種別"))
+        _check_text(errors, where, rec, "lineworks_channel_id", 128, required=False)
+        _check_bool(errors, where, rec, "active")
+    for _i, where, rec in sections["facilities"]:
+        _check_code(errors, where, rec)
+        _check_text(errors, where, rec, "name", 200, required=True)
+        _check_choice(errors, where, rec, "kind", FacilityKind.values, _("種別"))
+        _check_text(errors, where, rec, "agency", 64, required=True)
+        _check_coordinate(errors, where, rec, "lat", 90, required=False)
+        _check_coordinate(errors, where, rec, "lng", 180, required=False)
+        if (rec.get("lat") is None) != (rec.get("lng") is None):
+            errors.add(where, _("lat と lng は両方指定してください"))
+        capacity = rec.get("capacity")
+        if capacity is not None and (
+            isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0
+        ):
+            errors.add(where, _("capacity は0以上の整数で指定してください"))
+        _check_text(errors, where, rec, "district", 64, required=False)
+        _check_bool(errors, where, rec, "active")
+    username_validator = UnicodeUsernameValidator()
+    for _i, where, rec in sections["members"]:
+        _check_text(errors, where, rec, "username", 150, required=True)
+        username = rec.get("username")
+        if isinstance(username, str) and username.strip():
+            try:
+                username_validator(username)
+            except ValidationError:
+                errors.add(
+                    where,
+                    _('username "%(v)s" に使えない文字があります（英数字と @ . + - _）')
+                    % {"v": username},
+                )
+        _check_text(errors, where, rec, "name", 200, required=False)
+        _check_choice(errors, where, rec, "role", Role.values, _("役割"))
+        # Auditors read everything and may belong to no agency; everyone else acts for one.
+        needs_agency = rec.get("role") in (Role.HQ_OPERATOR, Role.AGENCY_REPORTER)
+        _check_text(errors, where, rec, "agency", 64, required=needs_agency)
+        _check_text(errors, where, rec, "lineworks_user_id", 128, required=False)
+        if rec.get("lineworks_user_id") and not rec.get("agency"):
+            errors.add(where, _("lineworks_user_id を登録するには agency が必要です"))
+
+    for section in SECTIONS:
+        key = "username" if section == "members" else "code"
+        _duplicates(errors, sections[section], key)
+    _duplicates(errors, sections["agencies"], "lineworks_channel_id")
+    _duplicates(errors, sections["members"], "lineworks_user_id")
+    _check_references(errors, sections)
+    return sections, errors.items
+
+
+def _str(rec: dict, key: str) -> str | None:
+    value = rec.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _check_references(errors: _Errors, sections: dict[str, list[tuple[int, str, dict]]]) -> None:
+    """Cross-record checks against the final state (the file applied over the database).
+    Malformed values were reported already and are skipped here."""
+    agency_codes = {_str(r, "code") for _i, _w, r in sections["agencies"]}
+    agency_codes |= set(Agency.objects.values_list("code", flat=True))
+    for section in ("facilities", "members"):
+        for _i, where, rec in sections[section]:
+            code = _str(rec, "agency")
+            if code and code not in agency_codes:
+                errors.add(where, _('agency "%(v)s" が見つかりません') % {"v": code})
+
+    parents: dict[str | None, str | None] = dict(
+        District.objects.values_list("code", "parent__code")
+    )
+    for _i, _w, rec in sections["districts"]:
+        code = _str(rec, "code")
+        parents[code] = _str(rec, "parent") if "parent" in rec else parents.get(code)
+    for _i, where, rec in sections["facilities"]:
+        code = _str(rec, "district")
+        if code and code not in parents:
+            errors.add(where, _('district "%(v)s" が見つかりません') % {"v": code})
+    for _i, where, rec in sections["districts"]:
+        parent = _str(rec, "parent")
+        if not parent:
+            continue
+        if parent not in parents:
+            errors.add(where, _('parent "%(v)s" が見つかりません') % {"v": parent})
+            continue
+        seen = {_str(rec, "code")}
+        while parent:
+            if parent in seen:
+                errors.add(where, _("parent をたどると循環しています"))
+                break
+            seen.add(parent)
+            parent = parents.get(parent)
+
+    # LINE WORKS ids identify who is talking: each may belong to one record only. Records the
+    # file does not mention (or whose id it leaves alone) keep their ids, so a clash with one
+    # of them is an error.
+    keeps = {_str(r, "code") for _i, _w, r in sections["agencies"] if "lineworks_channel_id" in r}
+    taken = {
+        channel: code
+        for code, channel in Agency.objects.exclude(lineworks_channel_id="")
+        .exclude(code__in=[c for c in keeps if c])
+        .values_list("code", "lineworks_channel_id")
+    }
+    for _i, where, rec in sections["agencies"]:
+        channel = _str(rec, "lineworks_channel_id")
+        if channel and channel in taken and taken[channel] != _str(rec, "code"):
+            errors.add(
+                where,
+                _('lineworks_channel_id "%(v)s" は既に別の機関（%(other)s）が使っています')
+                % {"v": channel, "other": taken[channel]},
+            )
+    keeps = {
+        _str(r, "username")
+        for _i, _w, r in sections["members"]
+        if "lineworks_user_id" in r and _str(r, "agency")
+    }
+    taken = {
+        lw_id: username
+        for username, lw_id in Member.objects.exclude(lineworks_user_id="")
+        .exclude(user__username__in=[u for u in keeps if u])
+        .values_list("user__username", "lineworks_user_id")
+    }
+    for _i, where, rec in sections["members"]:
+        lw_id = _str(rec, "lineworks_user_id")
+        if lw_id and lw_id in taken and taken[lw_id] != _str(rec, "username"):
+            errors.add(
+                where,
+                _('lineworks_user_id "%(v)s" は既に別のメンバー（%(other)s）が使っています')
+                % {"v": lw_id, "other": taken[lw_id]},
+            )
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+
+def _apply(obj: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed = True
+    return changed
+
+
+def _upsert(model: Any, code: str, values: dict[str, Any], counts: SectionCounts) -> Any:
+    obj = model.objects.filter(code=code).first()
+    if obj is None:
+        obj = model.objects.create(code=code, **values)
+        counts.created += 1
+    elif _apply(obj, values):
+        obj.save()
+        counts.updated += 1
+    else:
+        counts.unchanged += 1
+    return obj
+
+
+def _lineworks_ids(records: list[tuple[int, str, dict]], key: str, id_field: str) -> dict:
+    """The LINE WORKS id each record ends up with ("" clears it); records without the key
+    keep theirs and are left out."""
+    return {r[key]: r[id_field] or "" for _i, _w, r in records if id_field in r}
+
+
+def _release_ids(model: Any, field_name: str, final: dict[str, str], key_field: str) -> None:
+    """Blank the LINE WORKS ids the file moves away from a record first, so swapping ids
+    between two records does not trip the unique constraint halfway through."""
+    rows = model.objects.exclude(**{field_name: ""}).filter(**{f"{key_field}__in": list(final)})
+    for pk, key, current in rows.values_list("pk", key_field, field_name):
+        if final[key] != current:
+            model.objects.filter(pk=pk).update(**{field_name: ""})
+
+
+def _write(sections: dict[str, list[tuple[int, str, dict]]], result: ImportResult) -> None:
+    counts = result.counts
+    # Districts first (facilities point at them), parents in a second pass: a parent may come
+    # later in the file than its children.
+    status: dict[str, str] = {}
+    for _i, _w, rec in sections["districts"]:
+        values = {"name": rec["name"].strip(), "lat": float(rec["lat"]), "lng": float(rec["lng"])}
+        district = District.objects.filter(code=rec["code"]).first()
+        if district is None:
+            District.objects.create(code=rec["code"], **values)
+            status[rec["code"]] = "created"
+        elif _apply(district, values):
+            district.save()
+            status[rec["code"]] = "updated"
+        else:
+            status[rec["code"]] = "unchanged"
+    by_code = {d.code: d for d in District.objects.all()}
+    for _i, _w, rec in sections["districts"]:
+        if "parent" not in rec:
+            continue
+        district = by_code[rec["code"]]
+        parent = by_code[rec["parent"]] if rec["parent"] else None
+        if district.parent_id != (parent.pk if parent else None):
+            district.parent = parent
+            district.save(update_fields=["parent"])
+            if status[rec["code"]] == "unchanged":
+                status[rec["code"]] = "updated"
+    for outcome in status.values():
+        setattr(counts["districts"], outcome, getattr(counts["districts"], outcome) + 1)
+
+    final_channels = _lineworks_ids(sections["agencies"], "code", "lineworks_channel_id")
+    _release_ids(Agency, "lineworks_channel_id", final_channels, "code")
+    for _i, _w, rec in sections["agencies"]:
+        values: dict[str, Any] = {"name": rec["name"].strip(), "kind": rec["kind"]}
+        if rec["code"] in final_channels:
+            values["lineworks_channel_id"] = final_channels[rec["code"]]
+        if "active" in rec:
+            values["active"] = rec["active"]
+        _upsert(Agency, rec["code"], values, counts["agencies"])
+
+    agencies = {a.code: a for a in Agency.objects.all()}
+    for _i, _w, rec in sections["facilities"]:
+        values = {
+            "name": rec["name"].strip(),
+            "kind": rec["kind"],
+            "agency": agencies[rec["agency"]],
+        }
+        for name in ("lat", "lng"):
+            if name in rec:
+                values[name] = None if rec[name] is None else float(rec[name])
+        if "capacity" in rec:
+            values["capacity"] = rec["capacity"]
+        if "district" in rec:
+            values["district"] = by_code[rec["district"]] if rec["district"] else None
+        if "active" in rec:
+            values["active"] = rec["active"]
+        _upsert(Facility, rec["code"], values, counts["facilities"])
+
+    _write_members(sections["members"], agencies, result)
+
+
+def _write_members(
+    records: list[tuple[int, str, dict]], agencies: dict[str, Agency], result: ImportResult
+) -> None:
+    user_model = get_user_model()
+    counts = result.counts["members"]
+    role_groups = {role: Group.objects.get_or_create(name=role)[0] for role in Role.values}
+    final_ids = _lineworks_ids(records, "username", "lineworks_user_id")
+    _release_ids(Member, "lineworks_user_id", final_ids, "user__username")
+    for _i, _w, rec in records:
+        username = rec["username"]
+        changed = False
+        user = user_model.objects.filter(username=username).first()
+        created = user is None
+        if created:
+            # People sign in through a password reset or LINE WORKS, never a shared password.
+            user = user_model.objects.create_user(username=username, password=None)
+            result.created_usernames.append(username)
+        wanted = role_groups[rec["role"]]
+        current = set(user.groups.filter(name__in=Role.values).values_list("pk", flat=True))
+        if current != {wanted.pk}:
+            user.groups.remove(*[g for g in role_groups.values() if g.pk in current])
+            user.groups.add(wanted)
+            changed = True
+        if rec.get("agency"):
+            member = Member.objects.filter(user=user).first()
+            values: dict[str, Any] = {"agency": agencies[rec["agency"]]}
+            if "name" in rec:
+                values["display_name"] = (rec["name"] or "").strip()
+            if username in final_ids:
+                values["lineworks_user_id"] = final_ids[username]
+            if member is None:
+                Member.objects.create(user=user, **values)
+                changed = True
+            elif _apply(member, values):
+                member.save()
+                changed = True
+        if created:
+            counts.created += 1
+        elif changed:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+
+
+def directory_import(
+    data: Any, *, actor: Any | None = None, source: str = "", dry_run: bool = False
+) -> ImportResult:
+    """Validate the whole document, then create or update every record in one transaction.
+
+    Raises DirectoryImportError (nothing written) when any record is bad. Safe to call twice:
+    the second call with the same document changes nothing and writes no audit event.
+    ``dry_run`` validates and counts, then rolls back.
+    """
+    sections, errors = _validate(data)
+    if errors:
+        if len(errors) > _MAX_ERRORS:
+            more = len(errors) - _MAX_ERRORS
+            errors = errors[:_MAX_ERRORS] + [_("…ほか %(n)d 件") % {"n": more}]
+        raise DirectoryImportError(errors)
+    result = ImportResult(dry_run=dry_run)
+    with transaction.atomic():
+        _write(sections, result)
+        if result.changed and not dry_run:
+            audit_record(
+                actor=actor,
+                action="directory.import",
+                object_type="agencies.directory",
+                payload={
+                    "source": source,
+                    "sha256": chain.digest(data),
+                    "counts": result.as_dict(),
+                },
+            )
+        if dry_run:
+            transaction.set_rollback(True)
+    return result
