@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 def test_other_agencys_report_is_a_japanese_not_found(reporter_a, reporter_b, agency_a):
     report = services.report_submit(
-        agency=agency_a, author=reporter_a, category="evacuees",
+        agency=agency_a,
+        author=reporter_a,
+        category="evacuees",
         fields={"facility": "箭田小学校", "count": 42},
     )
     response = login(reporter_b).get(f"/reports/{report.pk}/")

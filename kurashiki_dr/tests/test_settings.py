@@ -24,7 +24,12 @@ def run_check(env_changes: dict[str, str | None], *args: str) -> subprocess.Comp
     env["DJANGO_SETTINGS_MODULE"] = "kurashiki_dr.settings"
     return subprocess.run(
         [sys.executable, "manage.py", "check", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
