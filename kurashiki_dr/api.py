@@ -11,7 +11,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -60,3 +62,86 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         message = "認証が必要です。"
     response.data = {"error": {"code": code, "message": message, "fields": fields}}
     return response
+
+
+# --- Shared pieces of every app's API: the error shape in the schema, pagination ----------
+
+
+@extend_schema_serializer(component_name="ErrorBody")
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="invalid, not_authenticated, permission_denied, ...")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field name → messages; `fields.<name>` for a category field.",
+    )
+
+
+@extend_schema_serializer(component_name="Error")
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "入力内容に誤りがあります（fields に項目ごとの理由）。",
+    401: "認証が必要です（セッションまたは Authorization: Token <key>）。",
+    403: "この操作を行う権限がありません。",
+    404: "見つかりません（閲覧できない報告も「見つからない」になります）。",
+    405: "このメソッドは使えません。",
+    409: "現在の状態ではこの操作はできません。",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """``responses=`` entries for ``extend_schema``: each code answers with the error shape."""
+    return {
+        code: OpenApiResponse(
+            response=ErrorSerializer, description=_ERROR_DESCRIPTIONS.get(code, "")
+        )
+        for code in codes
+    }
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "現在の状態ではこの操作はできません。"
+    default_code = "conflict"
+
+
+def _positive_int(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) >= 1 else None
+
+
+class ApiPagination(PageNumberPagination):
+    """``{"count","next","previous","results"}``; ``?page=N`` and ``?page_size=N`` (≤ 200).
+    A page or page size that is not a positive integer is a 400; a page past the end, 404."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def _number(self, request: Any, name: str) -> int | None:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return None
+        number = _positive_int(raw)
+        if number is None:
+            raise exceptions.ValidationError({name: ["1以上の整数を指定してください。"]})
+        return number
+
+    def get_page_size(self, request: Any) -> int:
+        size = self._number(request, self.page_size_query_param)
+        return self.page_size if size is None else min(size, self.max_page_size)
+
+    def get_page_number(self, request: Any, paginator: Any) -> int:
+        return self._number(request, self.page_query_param) or 1
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"1ページの件数（既定 {self.page_size}、上限 {self.max_page_size}）"
+                )
+        return parameters

@@ -65,6 +65,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if DEBUG:
+    # runserver serves static files itself; WhiteNoise serves the collected ones in production.
+    MIDDLEWARE.remove("whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "kurashiki_dr.urls"
 WSGI_APPLICATION = "kurashiki_dr.wsgi.application"
@@ -100,7 +103,10 @@ elif not DEBUG and not env_bool("KDR_ALLOW_SQLITE", False):
     raise ImproperlyConfigured("Production (DJANGO_DEBUG off) requires PostgreSQL in DATABASE_URL")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a transaction takes the write lock at BEGIN, so two processes (the dev server
+    # and the LINE WORKS sweep of `make run`) wait for each other instead of failing at once
+    # with "database is locked" when a read transaction turns into a write.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery -----------------------------------------------------------------
@@ -132,6 +138,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "Asia/Tokyo"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Audit chain: publish the head to HQ's talk (anchoring) and verify the whole chain.
+CELERY_BEAT_SCHEDULE["audit-chain-anchor"] = {
+    "task": "audit.tasks.chain_anchor_publish_task",
+    "schedule": 60.0 * env_int("KDR_AUDIT_ANCHOR_MINUTES", 60, minimum=1),
+}
+CELERY_BEAT_SCHEDULE["audit-chain-verify"] = {
+    "task": "audit.tasks.chain_verify_task",
+    "schedule": 3600.0 * env_int("KDR_AUDIT_VERIFY_HOURS", 6, minimum=1),
+}
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -184,12 +199,17 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 3600, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = False
+# HSTS preload is a commitment for the whole city domain; it is the domain owner's decision.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+LOGIN_MAX_FAILURES = env_int("KDR_LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("KDR_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=60)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -208,6 +228,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # No validator badge: it would load an image from validator.swagger.io (docs work offline).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {
+        "ReportStatusEnum": "reports.models.ReportStatus",
+        "IncidentStatusEnum": "reports.models.IncidentStatus",
+        "NoticeKindEnum": "notices.models.NoticeKind",
+        "DeliveryStatusEnum": "notices.models.DeliveryStatus",
+    },
 }
 
 # --- Map ----------------------------------------------------------------------------------
