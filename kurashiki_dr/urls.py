@@ -27,6 +27,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler404 = "kurashiki_dr.views.page_not_found"
+
 if settings.DEBUG:
     # Photos in development only; production serves media behind the login-checked view.
     urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]

@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views import defaults
 
 from agencies import roles
 
@@ -22,3 +24,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: under /api/ the API's one error shape (an id the URL pattern refuses, an unknown
+    path), elsewhere the Japanese page."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": _("見つかりません。"), "fields": {}}}
+        return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+    return defaults.page_not_found(request, exception)

@@ -1,0 +1,1 @@
+"""The fake LINE WORKS server (tests, demo). See lineworks.fake.server."""
