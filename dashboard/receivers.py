@@ -1,0 +1,14 @@
+"""Keeps the timeline read model in step with the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.models import AuditEvent
+from dashboard.timeline import project_event
+
+
+def audit_event_saved(sender: Any, instance: AuditEvent, created: bool, raw: bool, **kwargs):
+    # Runs inside the transaction of audit_record: the entry commits with the change.
+    if created and not raw:
+        project_event(instance)
