@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from agencies import roles as _roles
@@ -13,4 +14,5 @@ def roles_context(request: HttpRequest) -> dict:
         "is_reporter": _roles.is_reporter(user),
         "user_agency": _roles.user_agency(user),
         "role_label": _roles.role_label(user),
+        "demo_mode": settings.DEMO_MODE,
     }
