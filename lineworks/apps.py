@@ -17,6 +17,7 @@ class LineworksConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from audit.registry import register_source_resolver
         from audit.signals import chain_anchored
         from lineworks import receivers
         from notices.signals import notice_issued
@@ -25,6 +26,7 @@ class LineworksConfig(AppConfig):
         report_recorded.connect(receivers.on_report_recorded, dispatch_uid="lineworks.mirror")
         notice_issued.connect(receivers.on_notice_issued, dispatch_uid="lineworks.notice")
         chain_anchored.connect(receivers.on_chain_anchored, dispatch_uid="lineworks.anchor")
+        register_source_resolver("lineworks:inbound:", receivers.resolve_inbound)
         # The same dict object Celery reads (config_from_object keeps a reference to it).
         for name, entry in BEAT_SCHEDULE.items():
             settings.CELERY_BEAT_SCHEDULE.setdefault(name, entry)

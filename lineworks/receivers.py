@@ -6,6 +6,7 @@ delivery is enqueued on commit by ``outbound_create``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -99,3 +100,33 @@ def on_chain_anchored(sender: Any, text: str, anchor: Any = None, **kwargs: Any)
     channel = _hq_channel()
     if channel and text:
         outbound_create(kind=OutboundKind.ANCHOR, contents=[content.text(text)], channel_id=channel)
+
+
+def resolve_inbound(ref: str) -> Any:
+    """The raw LINE WORKS callback behind a revision (``lineworks:inbound:<id>``), for the
+    auditor's history page and the evidence bundle."""
+    from audit.registry import SourceDocument
+    from lineworks.models import InboundEvent
+
+    try:
+        pk = int(ref.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
+    event = InboundEvent.objects.filter(pk=pk).first()
+    if event is None:
+        return None
+    try:
+        text = (json.loads(event.body).get("content") or {}).get("text") or ""
+    except (ValueError, AttributeError):
+        text = ""
+    summary = {"送信者": event.source_user_id, "トーク": event.source_channel_id}
+    if text:
+        summary["本文"] = text
+    return SourceDocument(
+        ref=ref,
+        label=f"LINE WORKS 受信 #{event.pk}",
+        body=event.body,
+        content_type="application/json",
+        received_at=event.received_at,
+        summary=summary,
+    )

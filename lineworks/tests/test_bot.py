@@ -444,3 +444,13 @@ def test_an_implausible_issued_time_is_not_trusted(talk, reporter_a):
     talk.event(event)
     report = Report.objects.get()
     assert abs((report.observed_at - InboundEvent.objects.get().received_at).total_seconds()) < 1
+
+
+def test_auditor_sees_the_raw_line_works_message_behind_a_revision(talk, reporter_a, auditor):
+    talk.say(A_USER, A_ROOM, "箭田小学校 避難者数 120名（45世帯）")
+    report = Report.objects.get()
+    page = login(auditor).get(f"/audit/reports/{report.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"LINE WORKS 受信 #{InboundEvent.objects.get().pk}" in html
+    assert "箭田小学校 避難者数 120名（45世帯）" in html
