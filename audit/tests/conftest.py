@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit import registry
 from audit.registry import SourceDocument, register_source_resolver, unregister_source_resolver
 from reports import services
 from reports.models import ReportChannel
@@ -50,9 +51,12 @@ def inbound_resolver():
             },
         )
 
+    previous = registry._RESOLVERS.get("lineworks:inbound:")
     register_source_resolver("lineworks:inbound:", resolve)
     yield INBOUND
     unregister_source_resolver("lineworks:inbound:")
+    if previous is not None:  # the LINE WORKS app's own resolver, registered in its ready()
+        register_source_resolver("lineworks:inbound:", previous)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from audit import registry
 from audit.models import AuditEvent
 from conftest import login
 
@@ -124,7 +125,8 @@ def test_history_flags_a_revision_edited_behind_the_portal(auditor, corrected_re
     assert "不一致（改ざんの疑い）" in response.content.decode()
 
 
-def test_history_without_resolver_still_opens(auditor, corrected_report):
+def test_history_without_resolver_still_opens(auditor, corrected_report, monkeypatch):
+    monkeypatch.delitem(registry._RESOLVERS, "lineworks:inbound:", raising=False)
     response = login(auditor).get(reverse("audit:report", args=[corrected_report.pk]))
     assert response.status_code == 200
     assert "lineworks:inbound:501" in response.content.decode()
