@@ -98,6 +98,7 @@ def audit_record(
     )
     event.hash = chain.event_hash({f: getattr(event, f) for f in _FIELDS if f != "hash"})
     event.save(force_insert=True)
+    signals.event_recorded.send(sender=AuditEvent, event=event)
     return event
 
 

@@ -9,9 +9,7 @@ class DashboardConfig(AppConfig):
     verbose_name = _("本部ダッシュボード")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
+        from audit.signals import event_recorded
+        from dashboard.receivers import audit_event_recorded
 
-        from audit.models import AuditEvent
-        from dashboard.receivers import audit_event_saved
-
-        post_save.connect(audit_event_saved, sender=AuditEvent, dispatch_uid="dashboard-timeline")
+        event_recorded.connect(audit_event_recorded, dispatch_uid="dashboard-timeline")

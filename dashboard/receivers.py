@@ -8,7 +8,6 @@ from audit.models import AuditEvent
 from dashboard.timeline import project_event
 
 
-def audit_event_saved(sender: Any, instance: AuditEvent, created: bool, raw: bool, **kwargs):
+def audit_event_recorded(sender: Any, event: AuditEvent, **kwargs: Any) -> None:
     # Runs inside the transaction of audit_record: the entry commits with the change.
-    if created and not raw:
-        project_event(instance)
+    project_event(event)
