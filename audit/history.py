@@ -39,14 +39,14 @@ def display(name: str, value: Any) -> str:
             if isinstance(item, dict):
                 households = item.get("households")
                 suffix = (
-                    f"：{number_format(households, force_grouping=True)}世帯"
+                    _("：%(n)s世帯") % {"n": number_format(households, force_grouping=True)}
                     if households is not None
                     else ""
                 )
                 parts.append(f"{item.get('area') or EMPTY}{suffix}")
             else:
                 parts.append(str(item))
-        return "、".join(parts)
+        return _("、").join(parts)
     return str(value)
 
 

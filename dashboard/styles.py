@@ -9,37 +9,38 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext, pgettext_lazy
 
 from agencies.models import FacilityKind
 from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
 
 _CATEGORY = {
-    Category.EVACUEES: ("#1f5fbf", "避"),
-    Category.OUTAGE: ("#e0a100", "電"),
-    Category.ROAD_CLOSURE: ("#7a4b2a", "道"),
-    Category.WATER_LEVEL: ("#00838f", "水"),
-    Category.MEDICAL_CAPACITY: ("#c2185b", "医"),
-    Category.FIRE: ("#d4380d", "火"),
+    Category.EVACUEES: ("#1f5fbf", pgettext_lazy("map glyph", "避")),
+    Category.OUTAGE: ("#e0a100", pgettext_lazy("map glyph", "電")),
+    Category.ROAD_CLOSURE: ("#7a4b2a", pgettext_lazy("map glyph", "道")),
+    Category.WATER_LEVEL: ("#00838f", pgettext_lazy("map glyph", "水")),
+    Category.MEDICAL_CAPACITY: ("#c2185b", pgettext_lazy("map glyph", "医")),
+    Category.FIRE: ("#d4380d", pgettext_lazy("map glyph", "火")),
 }
 
 _FACILITY = {
     FacilityKind.SHELTER: ("#1f5fbf", "■"),
     FacilityKind.HOSPITAL: ("#c2185b", "✚"),
-    FacilityKind.WELFARE: ("#6a3fb5", "福"),
+    FacilityKind.WELFARE: ("#6a3fb5", pgettext_lazy("map glyph", "福")),
     FacilityKind.WATER_GAUGE: ("#00838f", "▼"),
 }
 
 
 def category_styles() -> list[dict[str, Any]]:
     return [
-        {"code": str(code), "label": str(code.label), "colour": colour, "glyph": glyph}
+        {"code": str(code), "label": str(code.label), "colour": colour, "glyph": str(glyph)}
         for code, (colour, glyph) in _CATEGORY.items()
     ]
 
 
 def facility_styles() -> list[dict[str, Any]]:
     return [
-        {"code": str(kind), "label": str(kind.label), "colour": colour, "glyph": glyph}
+        {"code": str(kind), "label": str(kind.label), "colour": colour, "glyph": str(glyph)}
         for kind, (colour, glyph) in _FACILITY.items()
     ] + [{"code": "district", "label": _("地区"), "colour": "#555", "glyph": "◇"}]
 
@@ -87,7 +88,7 @@ def ui_text() -> dict[str, str]:
         "incidents": _("対応中・監視中"),
         "incident_list": _("インシデント一覧"),
         "cases": _("件"),
-        "hospitals": _("機関"),
+        "hospitals": pgettext("unit", "機関"),
         "shelters_n": _("避難所 %(n)s か所"),
         "full_n": _("満員近く %(n)s"),
         "districts_n": _("%(n)s 地区"),
@@ -117,7 +118,9 @@ def ui_text() -> dict[str, str]:
         "chart_evacuees": _("避難者数（人）"),
         "chart_outage": _("停電世帯数"),
         "new": _("新着"),
-        "agency": _("機関"),
+        "agency": pgettext("unit", "機関"),
         "observed": _("確認日時"),
         "passable": _("通行可"),
+        "yes": _("はい"),
+        "no": _("いいえ"),
     }

@@ -291,10 +291,14 @@ def _format_value(value: Any, *, coded: bool = False) -> str:
         for item in value:
             if isinstance(item, dict) and "area" in item:
                 count = item.get("households")
-                parts.append(f"{item['area']} {count:,}世帯" if count is not None else item["area"])
+                parts.append(
+                    f"{item['area']} " + _("%(n)s世帯") % {"n": f"{count:,}"}
+                    if count is not None
+                    else item["area"]
+                )
             else:
                 parts.append(str(item))
-        return "、".join(parts)
+        return _("、").join(parts)
     return str(value)
 
 

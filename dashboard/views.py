@@ -15,9 +15,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agencies import roles
@@ -87,7 +88,7 @@ def index(request: HttpRequest) -> HttpResponse:
             ("water_level", _("水位")),
             ("medical_capacity", _("医療機関")),
             ("fire", _("火災・避難指示")),
-            ("incidents", _("インシデント")),
+            ("incidents", pgettext("plural", "インシデント")),
             ("silent", _("沈黙")),
         ],
         "config": {
@@ -197,18 +198,19 @@ def remind(request: HttpRequest, code: str) -> HttpResponse:
     """One click: a 報告督促 notice to a silent agency, out through its LINE WORKS talk."""
     _require_hq(request)
     agency = get_object_or_404(Agency, code=code, active=True)
-    notice = notice_send(
-        user=request.user,
-        kind=NoticeKind.REMINDER,
-        title=_("状況報告のお願い"),
-        body=_(
-            "%(name)s 御中\n本部では貴機関からの最新の状況報告を確認できていません。"
-            "現在の状況（避難者数・被害・受入可否など）を報告してください。"
-            "変化がない場合も「変化なし」とお知らせください。"
+    with translation.override("ja"):  # the agency reads it in its LINE WORKS talk
+        notice = notice_send(
+            user=request.user,
+            kind=NoticeKind.REMINDER,
+            title=_("状況報告のお願い"),
+            body=_(
+                "%(name)s 御中\n本部では貴機関からの最新の状況報告を確認できていません。"
+                "現在の状況（避難者数・被害・受入可否など）を報告してください。"
+                "変化がない場合も「変化なし」とお知らせください。"
+            )
+            % {"name": agency.name},
+            agencies=[agency],
         )
-        % {"name": agency.name},
-        agencies=[agency],
-    )
     if _wants_json(request):
         return JsonResponse(
             {"notice": notice.pk, "url": reverse("notices:detail", args=[notice.pk])}, status=201

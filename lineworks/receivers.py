@@ -119,12 +119,12 @@ def resolve_inbound(ref: str) -> Any:
         text = (json.loads(event.body).get("content") or {}).get("text") or ""
     except (ValueError, AttributeError):
         text = ""
-    summary = {"送信者": event.source_user_id, "トーク": event.source_channel_id}
+    summary = {_("送信者"): event.source_user_id, _("トーク"): event.source_channel_id}
     if text:
-        summary["本文"] = text
+        summary[_("本文")] = text
     return SourceDocument(
         ref=ref,
-        label=f"LINE WORKS 受信 #{event.pk}",
+        label=_("LINE WORKS 受信 #%(n)s") % {"n": event.pk},
         body=event.body,
         content_type="application/json",
         received_at=event.received_at,

@@ -68,7 +68,7 @@ def _areas_text(areas: list[dict[str, Any]] | None) -> str:
             if households is not None
             else str(item.get("area"))
         )
-    return "、".join(parts)
+    return _("、").join(parts)
 
 
 def summarise(category: str, fields: dict[str, Any] | None, text: str = "") -> str:

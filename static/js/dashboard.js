@@ -310,8 +310,8 @@
   legend.addTo(map);
 
   function formatValue(name, value) {
-    if (value === true) return "はい";
-    if (value === false) return "いいえ";
+    if (value === true) return T.yes;
+    if (value === false) return T.no;
     if (Array.isArray(value)) {
       return value.map(function (a) {
         return a && a.area ? a.area + (a.households != null ? " " + num(a.households) + T.households : "") : String(a);

@@ -13,6 +13,7 @@
   var statusLine = document.getElementById("demo-status");
   var text = document.getElementById("demo-text");
   var csrf = document.querySelector("#demo-compose input[name=csrfmiddlewaretoken]").value;
+  var T = root.dataset;
   var lastKey = "";
   var timer = null;
 
@@ -42,7 +43,7 @@
   function send(payload) {
     payload.agency = currentAgency().code;
     payload.member = memberSelect.value;
-    setStatus("送信中…");
+    setStatus(T.tSending);
     return fetch(sendUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -51,7 +52,7 @@
     }).then(function (r) {
       return r.json().then(function (body) {
         if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
-        setStatus(body.status === 200 ? "" : "ポータルの応答: " + body.status, body.status !== 200);
+        setStatus(body.status === 200 ? "" : T.tResponse.replace("%(s)s", body.status), body.status !== 200);
         poll();
       });
     }).catch(function (err) { setStatus(err.message, true); });
@@ -62,15 +63,15 @@
     div.className = "bubble " + (item.from === "bot" ? "bot" : "member");
     var who = document.createElement("span");
     who.className = "who";
-    var time = item.at ? new Date(item.at).toLocaleTimeString("ja-JP", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Tokyo" }) : "";
-    who.textContent = (item.from === "bot" ? "ボット" : (item.name || "")) + " " + time;
+    var time = item.at ? new Date(item.at).toLocaleTimeString(document.documentElement.lang || "ja", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Tokyo" }) : "";
+    who.textContent = (item.from === "bot" ? T.tBot : (item.name || "")) + " " + time;
     div.appendChild(who);
     var c = item.content || {};
     var body = document.createElement("div");
     if (c.type === "text") body.textContent = c.text;
     else if (c.type === "button_template") body.textContent = c.contentText;
-    else if (c.type === "location") body.textContent = "［位置情報］" + (c.address || "") + " (" + c.latitude + ", " + c.longitude + ")";
-    else if (c.type === "image") body.textContent = "［写真］";
+    else if (c.type === "location") body.textContent = T.tLocation + (c.address || "") + " (" + c.latitude + ", " + c.longitude + ")";
+    else if (c.type === "image") body.textContent = T.tPhoto;
     else body.textContent = "[" + (c.type || "?") + "]";
     div.appendChild(body);
     if (c.type === "button_template" && Array.isArray(c.actions)) {
@@ -101,9 +102,9 @@
       talk.scrollTop = talk.scrollHeight;
     }
     var s = data.situation || {};
-    [["evacuees", "名"], ["outage", "世帯"], ["roads", "件"], ["fires", "件"]].forEach(function (pair) {
+    [["evacuees", T.tPeople], ["outage", T.tHouseholds], ["roads", T.tCases], ["fires", T.tCases]].forEach(function (pair) {
       var el = document.getElementById("tile-" + pair[0]);
-      if (el && s[pair[0]] !== undefined) el.textContent = Number(s[pair[0]]).toLocaleString("ja-JP") + pair[1];
+      if (el && s[pair[0]] !== undefined) el.textContent = pair[1].replace("%(n)s", Number(s[pair[0]]).toLocaleString(document.documentElement.lang || "ja"));
     });
   }
 
@@ -114,7 +115,7 @@
       .then(function (data) {
         if (data.error) setStatus(data.error, true); else render(data);
       })
-      .catch(function () { setStatus("更新に失敗しました。", true); })
+      .catch(function () { setStatus(T.tFailed, true); })
       .finally(function () { timer = setTimeout(poll, 2000); });
   }
 
