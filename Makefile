@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FAKE_LW_PORT ?= 8765
 
-.PHONY: run test lint fmt install migrate demo bench bench-parse clean
+.PHONY: run test lint fmt install migrate demo bench bench-parse faults clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -48,10 +48,18 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install bench-parse
+# Every benchmark in one run (the full run builds 1,000,000-row databases: about an hour on
+# 2 cores); BENCH_ARGS=--quick for a smoke run of a few minutes. Writes BENCHMARKS.md.
+bench: install
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 bench-parse: install
 	$(PY) -m bench.parse_bench
+
+# The LINE WORKS fault-injection suite (real PostgreSQL, Redis, gunicorn, Celery worker and
+# beat, fake LINE WORKS); a few minutes. Database: FAULTS_DATABASE_URL (default kdr_faults).
+faults: install
+	$(PY) -m faults.run $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts

@@ -72,6 +72,31 @@ def is_permanent(status: int, code: str) -> bool:
     return True
 
 
+# The token and the remembered rate limits live in the shared cache (Redis). It is an
+# optimisation: when the cache is unreachable (Redis restarting), a send still goes out, with a
+# freshly issued token, instead of failing the message.
+def _cache_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception as exc:
+        logger.warning("lineworks: cache unavailable (%s)", type(exc).__name__)
+        return None
+
+
+def _cache_set(key: str, value: Any, *, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception as exc:
+        logger.warning("lineworks: cache unavailable (%s)", type(exc).__name__)
+
+
+def _cache_delete(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception as exc:
+        logger.warning("lineworks: cache unavailable (%s)", type(exc).__name__)
+
+
 @dataclass(frozen=True)
 class Download:
     data: bytes
@@ -130,7 +155,7 @@ class LineWorksClient:
         """A valid access token: from the cache, or freshly issued when missing, near expiry
         or ``renew`` is asked (after the API refused the cached one)."""
         if not renew:
-            cached = cache.get(self._token_key)
+            cached = _cache_get(self._token_key)
             if cached and cached.get("expires_at", 0) > time.time():
                 return cached["access_token"]
         if not self.config.can_send:
@@ -172,7 +197,7 @@ class LineWorksClient:
         # Renew ahead of expiry: a tenth of the lifetime, at most ten minutes.
         margin = min(600, max(1, expires_in // 10))
         lifetime = max(1, expires_in - margin)
-        cache.set(
+        _cache_set(
             self._token_key,
             {"access_token": token, "expires_at": time.time() + lifetime},
             timeout=lifetime,
@@ -180,9 +205,9 @@ class LineWorksClient:
         return token
 
     def _forget_token(self, token: str) -> None:
-        cached = cache.get(self._token_key)
+        cached = _cache_get(self._token_key)
         if cached and cached.get("access_token") == token:
-            cache.delete(self._token_key)
+            _cache_delete(self._token_key)
 
     # --- transport ------------------------------------------------------------------------
 
@@ -248,7 +273,7 @@ class LineWorksClient:
         return "lineworks:ratelimit:" + hashlib.sha256(operation.encode()).hexdigest()[:16]
 
     def _check_rate_limit(self, operation: str) -> None:
-        until = cache.get(self._rate_key(operation))
+        until = _cache_get(self._rate_key(operation))
         if until and until > time.time():
             raise LineWorksError(
                 "LINE WORKS の呼び出し上限に達しています。",
@@ -270,7 +295,7 @@ class LineWorksClient:
             wait = float(reset)
         if wait:
             wait = min(wait, 120.0)
-            cache.set(self._rate_key(operation), time.time() + wait, timeout=int(wait) + 1)
+            _cache_set(self._rate_key(operation), time.time() + wait, timeout=int(wait) + 1)
         return wait
 
     def _url(self, template: str, params: dict[str, str]) -> str:

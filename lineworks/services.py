@@ -27,6 +27,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -54,7 +55,8 @@ OUTBOUND_BACKOFF_CAP = 900.0
 COUNTDOWN_MAX = 120.0
 # A row stays `sending` at most this long (the task's hard time limit is 120 s); after that
 # the sweep assumes the worker died and sends again (the duplicate-send window above).
-SENDING_LEASE = timedelta(minutes=5)
+# Optional setting LINEWORKS_SENDING_LEASE (seconds): keep it above CELERY_TASK_TIME_LIMIT.
+SENDING_LEASE = timedelta(seconds=int(getattr(settings, "LINEWORKS_SENDING_LEASE", 300)))
 INBOUND_MAX_ATTEMPTS = 5
 # Rows are re-enqueued by the sweep only when their last enqueue is this old: the broker
 # normally delivers long before, and a second enqueue would only be a harmless no-op.
