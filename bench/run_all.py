@@ -53,6 +53,7 @@ class Figure:
     value: str
     goal: str = ""
     met: bool | None = None  # None: no goal
+    note: str = ""  # why a goal is not met, for BENCHMARKS.md
 
 
 @dataclass
@@ -165,6 +166,17 @@ def parse_ingest(output: str) -> list[Figure]:
     if parts:
         insert = parts["webhook_without_enqueue"] - parts["webhook_checks_only"]
         enqueue = parts["webhook"] - parts["webhook_without_enqueue"]
+        if s["ratio"] < 0.8:
+            figures[2].note = (
+                f"per request the webhook spends {insert:.2f} ms storing the `InboundEvent` "
+                f"(a wider row with a unique digest and more indexes) and {enqueue:.2f} ms "
+                f"publishing its task on Redis, where the bare view spends "
+                f"{parts['bare_view']:.2f} ms in all; signature and JSON checks are cheap "
+                f"({parts['webhook_checks_only']:.2f} ms with the framework). Reaching 0.8 "
+                "needs the publish off the request path (workers taking `received` rows from "
+                "the table, which the sweep already does, e.g. woken by NOTIFY) and a lighter "
+                "insert."
+            )
         figures.append(
             Figure(
                 "where a webhook request's time goes (in-process)",
@@ -216,15 +228,25 @@ def parse_dashboard(output: str) -> list[Figure]:
             continue
         row = _DASH_ROW.match(line)
         if row and section:
-            median, ratio = float(row["median"]), float(row["ratio"])
+            median, ratio, sql = float(row["median"]), float(row["ratio"]), float(row["sql"])
             prefix = "timeline: " if section == "timeline" else ""
+            note = ""
+            if median > 150:
+                note = f"{median:.0f} ms, over the 150 ms goal."
+            elif ratio > 1.5:
+                note = (
+                    f"within 150 ms, but the endpoint adds {median - sql:.0f} ms to its "
+                    f"{sql:.1f} ms of SQL ({row['queries']} queries: session, permissions, "
+                    "serialisation), so the ratio is over 1.5."
+                )
             figures.append(
                 Figure(
                     f"{prefix}{row['name'].strip()}",
                     f"median {median:.1f} ms (p90 {float(row['p90']):.1f}); raw SQL "
-                    f"{float(row['sql']):.1f} ms → ratio {ratio:.1f}; {row['queries']} queries",
+                    f"{sql:.1f} ms → ratio {ratio:.1f}; {row['queries']} queries",
                     "≤ 150 ms, ratio ≤ 1.5",
                     median <= 150 and ratio <= 1.5,
+                    note,
                 )
             )
             continue
@@ -484,8 +506,13 @@ def write_markdown(
     lines = [
         "# Benchmarks",
         "",
-        "Measured by `make bench` (`python -m bench.run_all`"
-        + (" --quick`: small sizes, a smoke run — not the figures of record" if quick else "`")
+        "Measured by `make bench` ("
+        + (
+            "`python -m bench.run_all --quick`: small sizes, a smoke run — not the figures of "
+            "record"
+            if quick
+            else "`python -m bench.run_all`"
+        )
         + "). Every figure is measured in the same run as its baseline.",
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} JST; the run took {total / 60:.0f} min",
@@ -505,6 +532,13 @@ def write_markdown(
         cells = [c.replace("|", "\\|") for c in (name, value, goal, result)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
+        "",
+        "## Goals not met",
+        "",
+        *(
+            [f"- **{f.name}**: {f.note}" for st in selected for f in st.figures if f.note]
+            or ["- none"]
+        ),
         "",
         "## How each figure is measured",
         "",
