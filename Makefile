@@ -48,8 +48,9 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Every benchmark in one run (the full run builds 1,000,000-row databases: about an hour on
-# 2 cores); BENCH_ARGS=--quick for a smoke run of a few minutes. Writes BENCHMARKS.md.
+# Every benchmark in one run; the full run builds two 1,000,000-row databases (COPY) and takes
+# about 15 minutes on 2 cores. BENCH_ARGS=--quick: a smoke run of ~3 minutes (it writes
+# BENCHMARKS.md too: use BENCH_ARGS="--quick --output /tmp/bench.md" to keep the figures).
 bench: install
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 

@@ -1,6 +1,6 @@
 """Webhook ingest throughput under gunicorn, against a bare Django view doing one INSERT.
 
-    .venv/bin/python -m bench.ingest_bench [--seconds 10] [--rounds 3] [--concurrency 12]
+    .venv/bin/python -m bench.ingest_bench [--seconds 10] [--rounds 5] [--concurrency 12]
 
 Both run under the same gunicorn flags (3 sync workers) and the same production settings
 (DJANGO_DEBUG off, PostgreSQL, Redis, the same middleware); only the URLconf differs
@@ -12,7 +12,8 @@ is distinct and correctly signed.
 The load is closed-loop: ``--concurrency`` connections in two client processes, one request
 per connection (gunicorn's sync workers close the connection after each answer, as LINE
 WORKS opens one per callback). Client and server share the machine's cores, identically for
-both targets. Rounds alternate bare / webhook; the median round counts. Goal: webhook ≥ 0.8
+both targets. Rounds alternate bare / webhook; the ratio is the median of the rounds'
+webhook / bare pairs (the shared machine's load drifts). Goal: webhook ≥ 0.8
 × bare. The last line of output is a JSON summary.
 
 Its own database (``kdr_bench_ingest`` on DATABASE_URL's server) and redis-server; both go
@@ -278,7 +279,7 @@ def breakdown(n: int = 1000) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=12)
     parser.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
