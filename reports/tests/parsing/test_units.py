@@ -352,3 +352,12 @@ def test_parse_guard_turns_an_internal_error_into_general(monkeypatch) -> None:
     assert (result.category, result.fields, result.confidence) == ("general", {}, 0.0)
     with pytest.raises(RuntimeError):
         parse_strict("箭田小学校 避難者数 120名", now=NOW)
+
+
+@pytest.mark.parametrize(
+    "text", ["水島地区で火災発生 避難指示なし", "児島地区 建物火災 避難指示は出ていません"]
+)
+def test_a_fire_without_an_evacuation_order_is_not_read_as_one(text):
+    result = parse(text)
+    assert result.category == "fire"
+    assert result.fields["evacuation_order"] is False
