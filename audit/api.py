@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from audit.access import can_audit
 from audit.models import AnchorTrigger, AuditEvent, ChainAnchor, ChainVerification
-from audit.services import audit_record, chain_anchor_publish, chain_head
+from audit.services import audit_record, chain_anchor_publish, chain_head, filter_events
 from kurashiki_dr.api import Conflict, error_responses
 
 
@@ -123,25 +123,7 @@ class EventListView(generics.ListAPIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         self.filters = {k: str(v) for k, v in data.items()}
-        qs = AuditEvent.objects.all()
-        if data.get("actor"):
-            qs = qs.filter(actor_label=data["actor"])
-        if data.get("action"):
-            action = data["action"]
-            qs = (
-                qs.filter(action__startswith=action)
-                if action.endswith(".")
-                else qs.filter(action=action)
-            )
-        if data.get("object_type"):
-            qs = qs.filter(object_type=data["object_type"])
-        if data.get("object_id"):
-            qs = qs.filter(object_id=data["object_id"])
-        if data.get("since"):
-            qs = qs.filter(occurred_at__gte=data["since"])
-        if data.get("until"):
-            qs = qs.filter(occurred_at__lt=data["until"])
-        return qs
+        return filter_events(AuditEvent.objects.all(), data)
 
     @extend_schema(
         operation_id="audit_events_list",

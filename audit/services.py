@@ -486,3 +486,26 @@ def chain_anchor_publish(
         )
         signals.chain_anchored.send(sender=ChainAnchor, text=anchor.text, anchor=anchor)
     return anchor
+
+
+def filter_events(qs: Any, data: dict[str, Any]) -> Any:
+    """The audit-log browser's filters (page and API alike): actor, action (a trailing "."
+    matches a prefix such as "report."), object, time window [since, until)."""
+    if data.get("actor"):
+        qs = qs.filter(actor_label=data["actor"])
+    if data.get("action"):
+        action = data["action"]
+        qs = (
+            qs.filter(action__startswith=action)
+            if action.endswith(".")
+            else qs.filter(action=action)
+        )
+    if data.get("object_type"):
+        qs = qs.filter(object_type=data["object_type"])
+    if data.get("object_id"):
+        qs = qs.filter(object_id=data["object_id"])
+    if data.get("since"):
+        qs = qs.filter(occurred_at__gte=data["since"])
+    if data.get("until"):
+        qs = qs.filter(occurred_at__lt=data["until"])
+    return qs

@@ -37,7 +37,7 @@ from audit.bundle import stream_bundle
 from audit.forms import BundleForm, EventFilterForm, MomentForm, ReportSearchForm, WindowForm
 from audit.history import report_history
 from audit.models import AnchorTrigger, AuditEvent, ChainAnchor, ChainVerification
-from audit.services import audit_record, chain_anchor_publish, chain_head
+from audit.services import audit_record, chain_anchor_publish, chain_head, filter_events
 from audit.tasks import chain_verify_task
 from audit.zipstream import ZipStream
 from notices.models import Notice
@@ -160,23 +160,7 @@ def events(request: HttpRequest) -> HttpResponse:
     before = after = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        if data.get("actor"):
-            qs = qs.filter(actor_label=data["actor"])
-        if data.get("action"):
-            action = data["action"]
-            qs = (
-                qs.filter(action__startswith=action)
-                if action.endswith(".")
-                else qs.filter(action=action)
-            )
-        if data.get("object_type"):
-            qs = qs.filter(object_type=data["object_type"])
-        if data.get("object_id"):
-            qs = qs.filter(object_id=data["object_id"])
-        if data.get("since"):
-            qs = qs.filter(occurred_at__gte=data["since"])
-        if data.get("until"):
-            qs = qs.filter(occurred_at__lt=data["until"])
+        qs = filter_events(qs, data)
         before, after = data.get("before"), data.get("after")
     elif form.is_bound:
         qs = qs.none()
