@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "agencies.context_processors.roles_context",
+                "reports.context_processors.review_queue",
             ],
         },
     },

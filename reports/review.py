@@ -47,11 +47,15 @@ class Assessment:
         return bool(self.reasons)
 
 
+def threshold() -> float:
+    return settings.REPORT_REVIEW_CONFIDENCE
+
+
 def assess(category: str, fields: dict[str, Any] | None, confidence: float | None) -> Assessment:
     """Should a report read from free text wait for HQ? ``confidence`` is the parser's
     (None: the fields were not parsed, so only missing required fields count)."""
     reasons: list[str] = []
-    if confidence is not None and confidence < settings.REPORT_REVIEW_CONFIDENCE:
+    if confidence is not None and confidence < threshold():
         reasons.append(ReviewReason.LOW_CONFIDENCE)
     missing = missing_required(category, fields)
     if missing:
