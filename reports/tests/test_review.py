@@ -437,3 +437,19 @@ def test_openapi_describes_the_review_endpoint_and_filter(hq_user):
     assert "needs_review" in params
     report = schema["components"]["schemas"]["Report"]["properties"]
     assert {"needs_review", "review"} <= set(report)
+
+
+def test_queue_and_decisions_read_in_english(hq_user, auditor, queued):
+    from kurashiki_dr.tests.test_i18n import english, japanese_ui_text
+
+    queue = english(hq_user).get("/reports/review/").content.decode()
+    assert "Reports to check" in queue and "Low confidence (0.47)" in queue
+    assert "Confirm as is" in queue and "Original message" in queue
+    assert japanese_ui_text(queue) == []
+    services.report_review_confirm(report=queued["odd"], user=hq_user)
+    detail = english(auditor).get(f"/reports/{queued['odd'].pk}/").content.decode()
+    assert "HQ confirmed this report as it is" in detail
+    assert japanese_ui_text(detail) == []
+    history = english(auditor).get(f"/audit/reports/{queued['odd'].pk}/").content.decode()
+    assert "HQ review (decisions on reports to check)" in history
+    assert japanese_ui_text(history) == []
