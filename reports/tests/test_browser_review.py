@@ -103,9 +103,17 @@ def test_hq_fixes_a_queued_report_and_it_leaves_the_queue(
     assert "をこのまま確定しました。" in desktop.locator(".messages").inner_text()
     assert "確認待ちの報告はありません。" in desktop.content()
     desktop.goto(f"{live_server.url}/dashboard/")
-    assert desktop.locator("#review-tile .num").inner_text() == "0"
-    # one more queued, for the desktop screenshot of a queue with something in it
+    tile = desktop.locator("#review-tile .num")
+    assert tile.inner_text() == "0"
+    # A new unsure message arrives: the tile catches up without a reload.
     from_chat(reporter_a, "避難者がどんどん増えています。毛布が足りません")
-    desktop.goto(f"{live_server.url}/reports/review/")
+    desktop.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    desktop.wait_for_function(
+        "document.querySelector('#review-tile .num').textContent === '1'", timeout=5000
+    )
+    assert desktop.locator(".nav-review .count-badge").inner_text() == "1"
+    snap(desktop, "review-dashboard-tile-desktop.png")
+    desktop.locator("#review-tile").click()
+    desktop.wait_for_load_state()
     snap(desktop, "review-queue-desktop.png")
     assert errors == []
