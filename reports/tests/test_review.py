@@ -453,3 +453,20 @@ def test_queue_and_decisions_read_in_english(hq_user, auditor, queued):
     history = english(auditor).get(f"/audit/reports/{queued['odd'].pk}/").content.decode()
     assert "HQ review (decisions on reports to check)" in history
     assert japanese_ui_text(history) == []
+
+
+def test_queue_page_query_count_does_not_grow_with_the_queue(hq_user, agency_a, reporter_a):
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(hq_user)
+
+    def queries_with(n: int) -> int:
+        for i in range(n):
+            file_from_chat(
+                agency_a, reporter_a, f"避難者 {i} 増加中", "evacuees", {"count": i}, 0.4
+            )
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/reports/review/").status_code == 200
+        return len(ctx.captured_queries)
+
+    assert queries_with(2) == queries_with(6)
