@@ -31,6 +31,7 @@ from reports.models import (
     ReportStatus,
     ReviewKind,
     ReviewReason,
+    RevisionKind,
 )
 
 REVIEW_REASON = "本部確認"  # the reason of HQ's correction revision (kept in Japanese: data)
@@ -84,12 +85,17 @@ def review_snapshot(review: ReportReview) -> dict[str, Any]:
 
 def pending_flags() -> QuerySet[ReportReview]:
     """The ``flagged`` rows still open: no later review row for the report, and the report
-    not withdrawn (a withdrawn report needs no decision)."""
+    not withdrawn (a withdrawn report needs no decision). Both are read from audited rows
+    (reviews, revisions), not from a mutable column, so the queue cannot be emptied by SQL
+    without ``verify_audit_chain`` noticing."""
     later = ReportReview.objects.filter(report_id=OuterRef("report_id"), pk__gt=OuterRef("pk"))
+    withdrawn = ReportRevision.objects.filter(
+        report_id=OuterRef("report_id"), kind=RevisionKind.WITHDRAWAL
+    )
     return (
         ReportReview.objects.filter(kind=ReviewKind.FLAGGED)
         .exclude(Exists(later))
-        .exclude(report__status=ReportStatus.WITHDRAWN)
+        .exclude(Exists(withdrawn))
     )
 
 
@@ -107,10 +113,9 @@ def is_pending(report: Report) -> bool:
     return pending_flags().filter(report_id=report.pk).exists()
 
 
-def queue(reports: QuerySet[Report]) -> list[Report]:
-    """The reports of ``reports`` awaiting review, oldest flag first, each with ``flag``
-    (its open ReportReview) and ``original`` (revision 1, the words as they arrived)."""
-    flags = list(
+def queue(reports: QuerySet[Report]) -> QuerySet[ReportReview]:
+    """The open flags of ``reports``, oldest first, with what the queue page shows."""
+    return (
         pending_flags()
         .filter(report__in=reports.values("pk"))
         .select_related(
@@ -121,6 +126,11 @@ def queue(reports: QuerySet[Report]) -> list[Report]:
         )
         .order_by("recorded_at", "id")
     )
+
+
+def queued_reports(flags: list[ReportReview]) -> list[Report]:
+    """The reports of a page of ``queue``, each with ``flag`` (its open ReportReview) and
+    ``original`` (revision 1: the words as they arrived). One query for the originals."""
     originals = {
         r.report_id: r
         for r in ReportRevision.objects.filter(report_id__in=[f.report_id for f in flags], number=1)
@@ -132,18 +142,6 @@ def queue(reports: QuerySet[Report]) -> list[Report]:
         report.original = originals.get(report.pk)
         result.append(report)
     return result
-
-
-def reviews_by_report(report_ids: list[int]) -> dict[int, list[ReportReview]]:
-    """Every review row of these reports, oldest first (one query, for lists and pages)."""
-    rows: dict[int, list[ReportReview]] = {}
-    for review in (
-        ReportReview.objects.filter(report_id__in=report_ids)
-        .select_related("actor")
-        .order_by("report_id", "id")
-    ):
-        rows.setdefault(review.report_id, []).append(review)
-    return rows
 
 
 def review_state(reviews: list[ReportReview], report: Report) -> dict[str, Any] | None:

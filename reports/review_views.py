@@ -40,11 +40,12 @@ def _form(request: HttpRequest, report: Any, data: Any = None) -> ReportForm:
 def _render_queue(
     request: HttpRequest, bound: ReportForm | None = None, bound_pk: int | None = None
 ) -> HttpResponse:
-    reports = review.queue(reports_for_user(request.user))
-    total = len(reports)
+    flags = review.queue(reports_for_user(request.user))
+    total = flags.count()
     if bound is not None:  # the fix that did not validate, alone, with its errors
-        reports = [r for r in reports if r.pk == bound_pk]
-    page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
+        flags = flags.filter(report_id=bound_pk)
+    page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = review.queued_reports(list(page.object_list))
     for report in page.object_list:
         current = report.current_revision
         report.reason_labels = review.reason_labels(report.flag)

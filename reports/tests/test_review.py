@@ -470,3 +470,16 @@ def test_queue_page_query_count_does_not_grow_with_the_queue(hq_user, agency_a, 
         return len(ctx.captured_queries)
 
     assert queries_with(2) == queries_with(6)
+
+
+def test_queue_cannot_be_emptied_behind_the_audit_chains_back(queued):
+    river = queued["river"]
+    with connection.cursor() as cursor:  # a mutable column says "withdrawn": not enough
+        cursor.execute("UPDATE reports_report SET status = 'withdrawn' WHERE id = %s", [river.pk])
+    assert river in awaiting_review(Report.objects.all())
+    flag = ReportReview.objects.get(report=river)
+    with connection.cursor() as cursor:  # deleting the flag is found
+        cursor.execute("DELETE FROM reports_reportreview WHERE id = %s", [flag.pk])
+    assert river not in awaiting_review(Report.objects.all())
+    with pytest.raises(CommandError, match=f"reports.reportreview {flag.pk} was deleted"):
+        verify()
