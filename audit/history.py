@@ -15,7 +15,15 @@ from audit.models import AuditEvent
 from audit.registry import SourceDocument, has_resolver, record_matches, resolve_source
 from audit.services import event_intact
 from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
-from reports.models import Photo, Report, ReportChannel, ReportRevision, RevisionKind
+from reports.models import (
+    Photo,
+    Report,
+    ReportChannel,
+    ReportReview,
+    ReportRevision,
+    ReviewReason,
+    RevisionKind,
+)
 
 _CHOICE_LABELS = {"cause": CAUSE_LABELS, "trend": TREND_LABELS}
 EMPTY = "—"
@@ -89,12 +97,27 @@ class RevisionColumn:
 
 
 @dataclass
+class ReviewEntry:
+    """One step of HQ's review (要確認, 本部で修正, このまま確定) and its audit check."""
+
+    review: ReportReview
+    event: AuditEvent | None
+    event_ok: bool | None
+
+    @property
+    def reasons(self) -> str:
+        labels = dict(ReviewReason.choices)
+        return _("、").join(str(labels.get(r, r)) for r in self.review.reasons)
+
+
+@dataclass
 class History:
     report: Report
     columns: list[RevisionColumn]
     rows: list[Row]
     events: list[AuditEvent]
     views: int
+    reviews: list[ReviewEntry] = field(default_factory=list)
 
 
 def report_history(report: Report) -> History:
@@ -102,12 +125,15 @@ def report_history(report: Report) -> History:
         report.revisions.select_related("author", "facility", "district").order_by("number")
     )
     photos = list(report.photos.select_related("uploaded_by").order_by("uploaded_at", "id"))
+    reviews = list(report.reviews.select_related("actor", "revision").order_by("id"))
     rev_ids = [str(r.pk) for r in revisions]
     photo_ids = [str(p.pk) for p in photos]
+    review_ids = [str(r.pk) for r in reviews]
     events = list(
         AuditEvent.objects.filter(
             Q(object_type="reports.reportrevision", object_id__in=rev_ids)
             | Q(object_type="reports.photo", object_id__in=photo_ids)
+            | Q(object_type="reports.reportreview", object_id__in=review_ids)
             | (
                 Q(object_type="reports.report", object_id=str(report.pk))
                 & ~Q(action__startswith="audit.")
@@ -214,4 +240,16 @@ def report_history(report: Report) -> History:
         ),
         row("check", _("監査記録との照合"), ["" for _r in revisions], "check"),
     ]
-    return History(report, columns, rows, events, views)
+    review_events = {
+        e.object_id: e
+        for e in events
+        if e.object_type == "reports.reportreview" and "record" in (e.payload or {})
+    }
+    entries = []
+    for item in reviews:
+        event = review_events.get(str(item.pk))
+        ok = None
+        if event is not None:
+            ok = event_intact(event) and record_matches(item, event.payload["record"])
+        entries.append(ReviewEntry(item, event, ok))
+    return History(report, columns, rows, events, views, entries)

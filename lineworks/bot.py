@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -41,11 +42,22 @@ from lineworks.models import (
     OutboundKind,
 )
 from lineworks.services import outbound_create
-from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
-from reports.models import Report, ReportChannel, ReportStatus, parse_number
+from reports import review
+from reports.categories import (
+    CAUSE_LABELS,
+    FIELD_NAMES,
+    SCHEMAS,
+    TREND_LABELS,
+    Category,
+    validate_fields,
+)
+from reports.categories import missing_required as missing_field_names
+from reports.models import Report, ReportChannel, ReportStatus, ReviewReason, parse_number
 
 logger = logging.getLogger(__name__)
 
+# A correction whose text reads as another category changes the report's category only
+# when the parser is at least this sure.
 LOW_CONFIDENCE = 0.5
 ATTACH_WINDOW = timedelta(minutes=30)
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -313,11 +325,28 @@ def fields_read_back(category: str, fields: dict[str, Any]) -> list[str]:
 
 
 def missing_required(category: str, fields: dict[str, Any]) -> list[str]:
-    return [
-        str(f.label)
-        for f in SCHEMAS.get(category, ())
-        if f.required and fields.get(f.name) in (None, [], "")
-    ]
+    """Labels of the category's required fields left empty (reports.categories decides)."""
+    labels = {f.name: str(f.label) for f in SCHEMAS.get(category, ())}
+    return [labels[name] for name in missing_field_names(category, fields)]
+
+
+def _review_note(report: Report) -> str | None:
+    """The line telling the sender HQ will check the report, while it awaits review."""
+    flag = review.pending_flags().filter(report_id=report.pk).first()
+    if flag is None:
+        return None
+    reasons = "、".join(str(ReviewReason(r).label) for r in flag.reasons if r in ReviewReason)
+    return _("【要確認】本部が内容を確認します（%(r)s）。") % {"r": reasons}
+
+
+def _carry_fields(fields: dict[str, Any], category: str) -> dict[str, Any]:
+    """The values of ``fields`` that ``category`` has too (an area stays the area when a
+    water-level report becomes a fire report); none if they do not fit."""
+    carried = {k: v for k, v in (fields or {}).items() if k in FIELD_NAMES.get(category, ())}
+    try:
+        return validate_fields(category, carried, require=False)
+    except ValidationError:
+        return {}
 
 
 def _when(moment: datetime) -> str:
@@ -332,6 +361,9 @@ def _confirmation(report: Report, *, heading: str | None = None) -> str:
     lines.append(_("確認日時: %(t)s") % {"t": _when(revision.observed_at)})
     if revision.lat is not None:
         lines.append(_("位置: %(lat).5f, %(lng).5f") % {"lat": revision.lat, "lng": revision.lng})
+    note = _review_note(report)
+    if note:
+        lines.append(note)
     missing = missing_required(revision.category, revision.fields)
     if missing:
         lines.append(
@@ -478,6 +510,8 @@ class Conversation:
         """``category:<code>:<draft>`` and ``notice_ack:<notice>``. Unknown data: ignored
         for a postback event, handled as the message's text for a message action."""
         parts = data.split(":")
+        if parts[0] == "report_category" and len(parts) == 3 and parts[2].isdigit():
+            return self.choose_report_category(parts[1], int(parts[2]))
         if parts[0] == "category" and len(parts) == 3 and parts[2].isdigit():
             return self.choose_category(parts[1], int(parts[2]))
         if parts[0] == "notice_ack" and len(parts) == 2 and parts[1].isdigit():
@@ -530,9 +564,14 @@ class Conversation:
         text: str,
         observed_at: datetime | None,
         location: dict[str, float] | None = None,
+        confidence: float | None = None,
     ) -> tuple[Report, bool]:
         """Create the report; if the fields do not validate, keep the words as ``general``
-        rather than lose them. Returns (report, filed_as_asked)."""
+        rather than lose them. Returns (report, filed_as_asked).
+
+        ``confidence``: the parser's, when category and fields were read from the text (the
+        report may be queued for HQ's review); None when a person chose them or there was
+        no text to read (a photo, a location)."""
         from reports.services import report_submit
 
         if observed_at is None or observed_at > self.sent_at + FUTURE_TOLERANCE:
@@ -549,17 +588,30 @@ class Conversation:
         }
         try:
             report = report_submit(
-                category=category, fields=fields, observed_at=observed_at, **common
+                category=category,
+                fields=fields,
+                observed_at=observed_at,
+                parsed_confidence=confidence,
+                **common,
             )
             return report, True
         except ValidationError:
             logger.info("lineworks: parsed fields did not validate; filing as general")
+            # What was read could not be stored: HQ reads the words (queued as unsure).
             report = report_submit(
-                category=Category.GENERAL, fields={}, observed_at=observed_at, **common
+                category=Category.GENERAL,
+                fields={},
+                observed_at=observed_at,
+                parsed_confidence=None if confidence is None else 0.0,
+                **common,
             )
             return report, False
 
     def report(self, text: str) -> Result:
+        """File what the message says at once, so HQ sees it now. When the parser was unsure
+        or a required field is missing, the report is marked 要確認 for HQ; the reply still
+        reads back what was understood, and an unsure reading also gets buttons to pick the
+        category (which correct the filed report)."""
         result = self._parse(text)
         if (
             result.category == Category.GENERAL
@@ -568,13 +620,12 @@ class Conversation:
             and _CHAT_RE.search(text)
         ):
             return self.done("chat")
-        if result.confidence < LOW_CONFIDENCE or result.missing:
-            return self.ask_category(text, result)
         report, as_asked = self._file(
             category=result.category,
             fields=result.fields,
             text=text,
             observed_at=result.observed_at,
+            confidence=result.confidence,
         )
         heading = None
         if not as_asked:
@@ -582,44 +633,98 @@ class Conversation:
                 "受け付けました。受付番号 %(n)s（内容を読み取れなかったため「その他」として登録"
                 "しました）"
             ) % {"n": report.number}
-        self.reply(content.text(_confirmation(report, heading=heading)), report=report)
-        return self.done("report", report)
+        contents = [content.text(_confirmation(report, heading=heading))]
+        unsure = not as_asked or result.confidence < settings.REPORT_REVIEW_CONFIDENCE
+        if unsure:
+            contents.append(self._category_buttons(report))
+        self.reply(*contents, report=report)
+        return self.done("report:review" if review.is_pending(report) else "report", report)
 
-    def ask_category(self, text: str, result: Any) -> Result:
-        draft = BotDraft.objects.create(
-            inbound_event=self.event,
-            agency=self.sender.agency,
-            member=self.sender.member,
-            reply_user_id="" if self.sender.channel_id else self.sender.user_id,
-            reply_channel_id=self.sender.channel_id,
-            text=text[:5000],
-            parsed=result.to_json(),
-            created_at=timezone.now(),
-        )
-        if result.missing and result.confidence >= LOW_CONFIDENCE:
-            labels = [
-                str(f.label) for f in SCHEMAS.get(result.category, ()) if f.name in result.missing
-            ]
-            question = _(
-                "「%(c)s」の報告として読みましたが、%(f)s が読み取れませんでした。"
-                "分類を選んでください（書き直して送り直すこともできます）。"
-            ) % {"c": Category(result.category).label, "f": "、".join(labels)}
-        else:
-            question = _("報告の分類を判断できませんでした。分類を選んでください。")
-        order = [result.category] + [c for c in Category.values if c != result.category]
+    def _category_buttons(self, report: Report) -> dict[str, Any]:
+        """分類の選び直し: ``report_category:<code>:<report id>``, the filed category first."""
+        current = report.current_revision.category
+        order = [current] + [c for c in Category.values if c != current]
         actions = [
             content.message_action(
-                str(Category(code).label), postback=f"category:{code}:{draft.pk}"
+                str(Category(code).label), postback=f"report_category:{code}:{report.pk}"
             )
             for code in order
         ]
         actions.append(
-            content.message_action(_("登録しない"), postback=f"category:none:{draft.pk}")
+            content.message_action(_("登録しない"), postback=f"report_category:none:{report.pk}")
         )
-        self.reply(content.button_template(question, actions))
-        return self.done("question")
+        question = _(
+            "%(n)s は「%(c)s」として登録しました。分類が違う場合は選んでください。"
+            "報告でなければ「登録しない」を押してください。"
+        ) % {"n": report.number, "c": Category(current).label}
+        return content.button_template(question, actions)
+
+    def choose_report_category(self, code: str, report_id: int) -> Result:
+        """The sender picked a category for a report filed as unsure: a correction by the
+        sender (HQ's review still decides), or 登録しない: a withdrawal."""
+        from reports.services import report_correct, report_withdraw
+
+        report = self._report_by_number(str(report_id))
+        if report is None:
+            self.reply(content.text(_("この確認は見つかりませんでした。")))
+            return self.done("report_category:not_found")
+        if report.status == ReportStatus.WITHDRAWN:
+            self.reply(content.text(_("%(n)s はすでに取り消されています。") % {"n": report.number}))
+            return self.done("report_category:withdrawn", report)
+        if code == "none":
+            report_withdraw(
+                report=report,
+                author=self.sender.user,
+                reason="報告者が「登録しない」を選択",
+                channel=ReportChannel.LINEWORKS,
+                source_ref=self.source_ref,
+                check_permission=False,
+            )
+            self.reply(
+                content.text(
+                    _(
+                        "%(n)s を登録しないことにしました（取消）。"
+                        "メッセージは記録として保存しています。"
+                    )
+                    % {"n": report.number}
+                ),
+                report=report,
+            )
+            return self.done("report_category:none", report)
+        if code not in Category.values:
+            self.reply(content.text(_("不明な分類です。")))
+            return self.done("report_category:bad_category", report)
+        current = report.current_revision
+        if code == current.category:
+            heading = _("%(n)s の分類は「%(c)s」のままです。") % {
+                "n": report.number,
+                "c": Category(code).label,
+            }
+            self.reply(content.text(_confirmation(report, heading=heading)), report=report)
+            return self.done("report_category:same", report)
+        report_correct(
+            report=report,
+            author=self.sender.user,
+            reason="LINE WORKSでの分類の選択",
+            channel=ReportChannel.LINEWORKS,
+            category=code,
+            fields=_carry_fields(current.fields, code),
+            source_ref=self.source_ref,
+            check_permission=False,
+            require_fields=False,
+        )
+        report.refresh_from_db()
+        heading = _("%(n)s の分類を「%(c)s」にしました（第%(v)s版）。") % {
+            "n": report.number,
+            "c": Category(code).label,
+            "v": report.current_revision.number,
+        }
+        self.reply(content.text(_confirmation(report, heading=heading)), report=report)
+        return self.done("report_category", report)
 
     def choose_category(self, code: str, draft_id: int) -> Result:
+        """A button of a question asked before reports were filed at once (``category:<code>:
+        <draft>``): drafts still open are filed as the sender chooses."""
         draft = BotDraft.objects.select_for_update().filter(pk=draft_id).first()
         if draft is None or (
             draft.member_id != self.sender.member.pk and draft.agency_id != self.sender.agency.pk
@@ -648,11 +753,13 @@ class Conversation:
             return self.done("draft:bad_category")
         parsed = draft.parsed or {}
         fields = (parsed.get("fields") or {}) if parsed.get("category") == code else {}
+        # The sender chose the category: only missing required fields can queue it.
         report, _as_asked = self._file(
             category=code,
             fields=fields,
             text=draft.text,
             observed_at=_aware(parsed.get("observed_at")),
+            confidence=None if code == Category.GENERAL else 1.0,
         )
         draft.status, draft.resolved_at, draft.report = DraftStatus.FILED, now, report
         draft.save(update_fields=["status", "resolved_at", "report"])
@@ -918,6 +1025,8 @@ def draft_expire(draft_id: int) -> bool:
             source_ref=f"lineworks:inbound:{draft.inbound_event_id}",
             require_fields=False,
             check_permission=False,
+            # nobody chose a category: HQ reads the words
+            parsed_confidence=float((draft.parsed or {}).get("confidence") or 0.0),
         )
         draft.status, draft.resolved_at, draft.report = (
             DraftStatus.FILED,

@@ -100,6 +100,19 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
 MAX_TEXT = 500
 
 
+def missing_required(category: str, fields: dict[str, Any] | None) -> list[str]:
+    """Names of the category's required fields (``Field.required``) that ``fields`` leaves
+    empty. The one definition of "required": validation, the bot's read-back and HQ's review
+    queue all ask this. (The parser's own ``REQUIRED_FIELDS`` only steers its confidence and
+    what it reports as ``missing``; it does not decide what a report needs.)"""
+    given = fields or {}
+    return [
+        f.name
+        for f in SCHEMAS.get(category, ())
+        if f.required and given.get(f.name) in (None, [], "")
+    ]
+
+
 def _text(name: str, value: Any) -> str | None:
     if value is None:
         return None

@@ -23,15 +23,17 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from agencies.demo_data import AUDITOR_USERNAME, HQ_CODE, HQ_USERNAME, demo_directory, demo_username
 from agencies.models import Agency, District, Facility, Role
 from agencies.services import ImportResult, directory_import
-from reports import services
+from reports import review, services
 from reports.categories import Category
 from reports.models import Incident, Report, ReportChannel, ReportRevision
+from reports.parsing import SenderContext, parse
 
 SOURCE_PREFIX = "demo:"
 LW, WEB, API = ReportChannel.LINEWORKS, ReportChannel.WEB, ReportChannel.API
@@ -82,7 +84,27 @@ class OpenIncident:
     location: tuple[float, float] | None = None
 
 
-Step = Submit | Correct | Withdraw | OpenIncident
+@dataclass(frozen=True)
+class Chat:
+    """A LINE WORKS message filed as the bot files it: read by the parser, queued for HQ's
+    review (要確認) when the reading is unsure or incomplete."""
+
+    at: float
+    agency: str
+    text: str
+    key: str = ""
+
+
+Step = Submit | Correct | Withdraw | OpenIncident | Chat
+
+# Messages of the evening the parser cannot fully read: they wait in HQ's review queue. The
+# police one was already confirmed by HQ, so the auditor has a decision to read.
+_CHATS = [
+    Chat(21, "kurashiki-police", "小田川の様子がおかしいと住民から通報あり", key="chat-police"),
+    Chat(22, "mabi-shelter", "体育館 満員に近い 80名くらい"),
+    Chat(23, "mabi-shelter", "避難者がどんどん増えています。毛布が足りません"),
+    Chat(23.5, "river-office", "水位上昇中、堤防の近くまで来ています"),
+]
 
 # Shelter code: (hours after the start, people, households).
 _EVACUEES: dict[str, list[tuple[float, int, int]]] = {
@@ -415,7 +437,7 @@ def demo_steps(clock: Any) -> list[Step]:
         "evac-mizushima-es-10.5": "fire",
         "evac-mizushima-es-13": "fire",
     }
-    steps = _evacuee_steps() + _gauge_steps() + _story(clock)
+    steps = _evacuee_steps() + _gauge_steps() + _story(clock) + _CHATS
     linked = []
     for step in steps:
         if isinstance(step, Submit) and step.key in links:
@@ -433,6 +455,7 @@ class SeedResult:
     reports_created: int = 0
     corrections: int = 0
     withdrawals: int = 0
+    queued: int = 0
     incidents: int = 0
     skipped_reports: bool = False
     logins: list[tuple[str, str, str]] = field(default_factory=list)
@@ -542,6 +565,11 @@ def _seed_day(start: datetime, result: SeedResult) -> None:
                 source_ref=f"{SOURCE_PREFIX}correct:{step.key}",
             )
             result.corrections += 1
+        elif isinstance(step, Chat):
+            report = _file_chat(step, agencies[step.agency], users, moment, recorded, index)
+            reports[step.key or f"chat-{index}"] = report
+            result.reports_created += 1
+            result.queued += int(review.is_pending(report))
         elif isinstance(step, Withdraw):
             report = reports[step.key]
             services.report_withdraw(
@@ -569,6 +597,49 @@ def _seed_day(start: datetime, result: SeedResult) -> None:
     for report, key in to_link:
         services.report_link_incident(report=report, incident=incidents[key], user=hq)
     services.incident_close(incident=incidents["fire"], user=hq)
+    police = reports["chat-police"]
+    if review.is_pending(police):
+        services.report_review_confirm(report=police, user=hq)
+        result.queued -= 1
+
+
+def _file_chat(
+    step: Chat,
+    agency: Agency,
+    users: dict[str, Any],
+    moment: datetime,
+    recorded: datetime,
+    index: int,
+) -> Report:
+    """What the LINE WORKS bot does with the message (lineworks.bot), without the talk."""
+    facilities = list(agency.facilities.filter(active=True).values_list("name", flat=True)[:2])
+    context = SenderContext(
+        agency_kind=agency.kind,
+        agency_name=agency.name,
+        facility=facilities[0] if len(facilities) == 1 else None,
+    )
+    result = parse(step.text, context=context, now=timezone.localtime(moment))
+    common = {
+        "agency": agency,
+        "author": users[demo_username(step.agency)],
+        "text": step.text,
+        "observed_at": moment,
+        "recorded_at": recorded,
+        "channel": LW,
+        "source_ref": f"{SOURCE_PREFIX}{step.key or index}",
+        "require_fields": False,
+    }
+    try:
+        return services.report_submit(
+            category=result.category,
+            fields=result.fields,
+            parsed_confidence=result.confidence,
+            **common,
+        )
+    except ValidationError:
+        return services.report_submit(
+            category=Category.GENERAL, fields={}, parsed_confidence=0.0, **common
+        )
 
 
 def _location(point: tuple[float, float] | None) -> dict[str, float] | None:

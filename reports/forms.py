@@ -25,6 +25,18 @@ DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 FACILITY_TEXT_FIELDS = {Category.EVACUEES: "facility", Category.MEDICAL_CAPACITY: "facility"}
 FACILITY_TEXT_LABELS = {Category.EVACUEES: _("施設名"), Category.MEDICAL_CAPACITY: _("医療機関名")}
 _CHOICE_LABELS = {"cause": CAUSE_LABELS, "trend": TREND_LABELS}
+# What the review form (mode="review") leaves out of the report form.
+REVIEW_OMITS = (
+    "agency",
+    "district",
+    "facility",
+    "observed_at",
+    "lat",
+    "lng",
+    "text",
+    "photos",
+    "reason",
+)
 _BOOL_CHOICES = [("", "—"), ("true", _("はい")), ("false", _("いいえ"))]
 
 
@@ -106,7 +118,8 @@ def facility_choices(agency: Agency | None) -> list:
 
 
 class ReportForm(forms.Form):
-    """A new report (``mode="new"``) or a correction of one (``mode="correct"``)."""
+    """A new report (``mode="new"``), a correction of one (``mode="correct"``), or HQ's fix
+    of a report awaiting review (``mode="review"``: category and fields only)."""
 
     agency = forms.ModelChoiceField(
         queryset=Agency.objects.filter(active=True), label=_("報告する機関")
@@ -165,7 +178,13 @@ class ReportForm(forms.Form):
             kwargs["initial"] = self._initial_from(revision)
         super().__init__(*args, **kwargs)
         own = roles.user_agency(user)
-        self.fields["facility"].choices = facility_choices(own)
+        if mode == "review":
+            # HQ's one-step fix of a queued report: category and its fields only (the
+            # reason is 本部確認; place, time and words stay as the reporter gave them).
+            for name in REVIEW_OMITS:
+                del self.fields[name]
+        else:
+            self.fields["facility"].choices = facility_choices(own)
         if mode == "new":
             del self.fields["reason"]
             # Reporters report for their own agency. The value still travels with the form
@@ -177,7 +196,7 @@ class ReportForm(forms.Form):
                 self.fields["observed_at"].initial = timezone.localtime().replace(
                     second=0, microsecond=0
                 )
-        else:
+        elif mode == "correct":
             del self.fields["agency"]
             del self.fields["district"]
         self.area_fields: dict[str, list[tuple[str, str]]] = {}

@@ -34,6 +34,17 @@ class RevisionKind(models.TextChoices):
     WITHDRAWAL = "withdrawal", _("取消")
 
 
+class ReviewKind(models.TextChoices):
+    FLAGGED = "flagged", _("要確認")
+    FIXED = "fixed", _("本部で修正")
+    CONFIRMED = "confirmed", _("このまま確定")
+
+
+class ReviewReason(models.TextChoices):
+    LOW_CONFIDENCE = "low_confidence", _("信頼度が低い")
+    MISSING_FIELDS = "missing_fields", _("必須項目なし")
+
+
 class IncidentStatus(models.TextChoices):
     OPEN = "open", _("対応中")
     MONITORING = "monitoring", _("監視中")
@@ -256,3 +267,44 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return self.image.name
+
+
+class ReportReview(models.Model):
+    """One step of HQ's review of a report read from free text (要確認 → 本部確認).
+
+    Append-only, like revisions: ``flagged`` is written with the report when the parser was
+    unsure or the category's required fields are missing; ``fixed`` (with the correction
+    revision HQ wrote) or ``confirmed`` (content left as it is) records HQ's decision. A
+    report awaits review while its latest step is ``flagged``. Every row is an audited record
+    (its snapshot's digest is in the audit chain), so ``verify_audit_chain`` notices a row
+    edited, deleted or inserted by SQL.
+    """
+
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="reviews")
+    revision = models.ForeignKey(ReportRevision, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("種別"), max_length=16, choices=ReviewKind.choices)
+    # Why it was queued (flagged only): ReviewReason values, and the missing field names.
+    reasons = models.JSONField(default=list)
+    missing = models.JSONField(default=list)
+    confidence = models.FloatField(_("信頼度"), null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(_("経路"), max_length=16, choices=ReportChannel.choices)
+    recorded_at = models.DateTimeField(_("記録日時"))
+
+    class Meta:
+        verbose_name = _("本部確認")
+        verbose_name_plural = _("本部確認")
+        ordering = ["report_id", "id"]
+        indexes = [
+            models.Index(fields=["report", "-id"], name="review_latest_idx"),
+            models.Index(
+                fields=["recorded_at"],
+                name="review_flagged_idx",
+                condition=models.Q(kind="flagged"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_number(self.report_id)} {self.kind}"

@@ -24,7 +24,7 @@ from agencies import roles
 from agencies.models import Agency, District, Facility
 from audit.registry import register_record
 from audit.services import audit_record
-from reports import signals
+from reports import review, signals
 from reports.categories import Category, validate_fields
 from reports.models import (
     Incident,
@@ -33,8 +33,10 @@ from reports.models import (
     Photo,
     Report,
     ReportChannel,
+    ReportReview,
     ReportRevision,
     ReportStatus,
+    ReviewKind,
     RevisionKind,
 )
 from reports.subjects import observations_for
@@ -88,6 +90,7 @@ def photo_snapshot(photo: Photo) -> dict[str, Any]:
 
 register_record(ReportRevision, revision_snapshot)
 register_record(Photo, photo_snapshot)
+register_record(ReportReview, review.review_snapshot)
 
 
 def _check_observed_at(observed_at: datetime | None, now: datetime) -> datetime:
@@ -199,9 +202,15 @@ def report_submit(
     require_fields: bool = True,
     check_permission: bool = True,
     recorded_at: datetime | None = None,
+    parsed_confidence: float | None = None,
 ) -> Report:
     """Record a new report (revision 1). Raises ValidationError naming bad fields, or
     PermissionDenied when ``author`` may not report for ``agency``.
+
+    ``parsed_confidence``: the parser's confidence, given by a channel that read category
+    and fields from free text (the LINE WORKS bot). Such a report is marked 要確認 for HQ,
+    in the same transaction, when the confidence is low or a required field is missing
+    (reports/review.py). None, for fields a person entered, never queues it.
 
     ``check_permission=False`` is for trusted paths that map the sender themselves (the
     LINE WORKS bot maps a channel to its agency). Not idempotent: one call, one report.
@@ -260,6 +269,18 @@ def report_submit(
             source_ref=source_ref,
         )
         report.save(update_fields=["current_revision", "category", "observed_at"])
+        if parsed_confidence is not None:
+            assessment = review.assess(category, clean, parsed_confidence)
+            if assessment.needs_review:
+                _write_review(
+                    report=report,
+                    revision=revision,
+                    kind=ReviewKind.FLAGGED,
+                    actor=author,
+                    channel=channel,
+                    recorded_at=now,
+                    assessment=assessment,
+                )
         signals.report_recorded.send(sender=Report, revision=revision)
     return report
 
@@ -419,6 +440,108 @@ def report_link_incident(*, report: Report, incident: Incident | None, user: Any
             },
         )
     return locked
+
+
+# --- HQ's review of reports read from free text (要確認 → 本部確認) --------------------------
+
+
+def _write_review(
+    *,
+    report: Report,
+    revision: ReportRevision,
+    kind: str,
+    actor: Any | None,
+    channel: str,
+    recorded_at: datetime,
+    assessment: review.Assessment | None = None,
+) -> ReportReview:
+    """Append a review row and its audit event. Caller holds the transaction."""
+    row = ReportReview.objects.create(
+        report=report,
+        revision=revision,
+        kind=kind,
+        reasons=list(assessment.reasons) if assessment else [],
+        missing=list(assessment.missing) if assessment else [],
+        confidence=assessment.confidence if assessment else None,
+        actor=actor,
+        channel=channel,
+        recorded_at=recorded_at,
+    )
+    audit_record(
+        actor=actor,
+        action=f"report.review_{kind}",
+        obj=row,
+        channel=channel,
+        payload={"record": review.review_snapshot(row), "report_number": report.number},
+        occurred_at=recorded_at,
+    )
+    return row
+
+
+def _lock_pending(report: Report, user: Any) -> Report:
+    """HQ only; the report locked and still awaiting review (two operators deciding at once:
+    the second finds it decided)."""
+    if not roles.is_hq(user):
+        raise PermissionDenied(_("要確認の報告を確定できるのは本部のみです。"))
+    locked = (
+        Report.objects.select_for_update(of=("self",))
+        .select_related("current_revision")
+        .get(pk=report.pk)
+    )
+    if not review.is_pending(locked):
+        raise ValidationError({"report": _("この報告は確認待ちではありません。")})
+    return locked
+
+
+def report_review_fix(
+    *,
+    report: Report,
+    user: Any,
+    category: str,
+    fields: dict[str, Any],
+    channel: str = ReportChannel.WEB,
+) -> ReportRevision:
+    """HQ corrects a queued report in one step: a new revision by ``user`` with the reason
+    本部確認 (the original words stay in revision 1) and the ``fixed`` decision, which takes
+    the report off the queue. The fields must satisfy the category (required ones given).
+    Not idempotent: a second call finds the report decided (ValidationError)."""
+    with transaction.atomic():
+        locked = _lock_pending(report, user)
+        revision = report_correct(
+            report=locked,
+            author=user,
+            reason=review.REVIEW_REASON,
+            channel=channel,
+            category=category,
+            fields=fields,
+        )
+        _write_review(
+            report=locked,
+            revision=revision,
+            kind=ReviewKind.FIXED,
+            actor=user,
+            channel=channel,
+            recorded_at=revision.recorded_at,
+        )
+    report.refresh_from_db()
+    return revision
+
+
+def report_review_confirm(
+    *, report: Report, user: Any, channel: str = ReportChannel.WEB
+) -> ReportReview:
+    """HQ confirms a queued report as it is (このまま確定): no new content revision, an
+    audited ``confirmed`` decision about the current revision."""
+    with transaction.atomic():
+        locked = _lock_pending(report, user)
+        return _write_review(
+            report=locked,
+            revision=locked.current_revision,
+            kind=ReviewKind.CONFIRMED,
+            actor=user,
+            channel=channel,
+            recorded_at=timezone.now(),
+        )
 
 
 _IMAGE_SIGNATURES = (

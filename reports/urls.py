@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from reports import views
+from reports import review_views, views
 
 app_name = "reports"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("", views.report_list, name="list"),
     path("mine/", views.my_reports, name="mine"),
     path("new/", views.report_new, name="new"),
+    path("review/", review_views.review_queue, name="review"),
+    path("<int:pk>/review/", review_views.review_decide, name="review_decide"),
     path("<int:pk>/", views.report_detail, name="detail"),
     path("<int:pk>/correct/", views.report_correct, name="correct"),
     path("<int:pk>/withdraw/", views.report_withdraw, name="withdraw"),

@@ -21,11 +21,11 @@ from django.views.decorators.http import require_POST
 
 from agencies import roles
 from agencies.models import District, Facility
-from reports import services
+from reports import review, services
 from reports.access import incidents_for_user, report_for_user, reports_for_user
 from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
 from reports.forms import ReportFilterForm, ReportForm, WithdrawForm
-from reports.models import Photo, Report, ReportStatus, parse_number
+from reports.models import Photo, Report, ReportStatus, ReviewKind, parse_number
 
 PAGE_SIZE = 30
 _NONE = "—"
@@ -409,6 +409,11 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         revision.rows = field_rows(revision.category, revision.fields)
     photos = list(report.photos.select_related("revision").order_by("uploaded_at", "id"))
     current = report.current_revision
+    reviews = list(report.reviews.select_related("actor", "revision").order_by("id"))
+    review_info = review.review_state(reviews, report)
+    if review_info is not None:
+        flag = [r for r in reviews if r.kind == ReviewKind.FLAGGED][-1]
+        review_info["labels"] = review.reason_labels(flag)
     can_write = (
         roles.can_report_for(request.user, report.agency)
         and report.status != ReportStatus.WITHDRAWN
@@ -427,6 +432,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_read_all": roles.can_read_all(request.user),
             "map_tiles": bool(settings.MAP_TILES_URL),
             "map_districts": _districts_json() if current.lat is not None else None,
+            "review": review_info,
         },
     )
 

@@ -20,7 +20,16 @@ from lineworks.models import (
 )
 from lineworks.services import sweep
 from lineworks.tests.conftest import reply_texts
-from reports.models import Photo, Report, ReportChannel, ReportStatus, RevisionKind
+from reports.models import (
+    Photo,
+    Report,
+    ReportChannel,
+    ReportReview,
+    ReportStatus,
+    ReviewKind,
+    RevisionKind,
+)
+from reports.review import awaiting_review
 
 pytestmark = pytest.mark.django_db
 
@@ -59,35 +68,62 @@ def test_power_company_outage_message_reads_back_every_area(talk, reporter_b):
     assert "復旧見込み: 未定" in reply
 
 
-def test_low_confidence_asks_for_category_then_files_the_choice(talk, reporter_a):
-    first = talk.say(A_USER, A_ROOM, "小田川の様子がおかしい")
-
-    assert Report.objects.count() == 0
-    [question] = first["replies"]
-    assert question["content"]["type"] == "button_template"
-    labels = [a["label"] for a in question["content"]["actions"]]
-    assert "水位" in labels and "登録しない" in labels
-    draft = BotDraft.objects.get()
-    assert all(
-        a["postback"].startswith("category:") and a["postback"].endswith(f":{draft.pk}")
-        for a in question["content"]["actions"]
-    )
-
-    second = talk.press(question, "水位", A_USER, A_ROOM)
+def test_low_confidence_message_is_filed_for_review_and_read_back(talk, reporter_a):
+    result = talk.say(A_USER, A_ROOM, "水位上昇中")
 
     report = Report.objects.get()
-    assert report.category == "water_level"
-    assert report.current_revision.text == "小田川の様子がおかしい"
-    draft.refresh_from_db()
-    assert draft.status == DraftStatus.FILED and draft.report == report
-    [confirmation] = reply_texts(second["replies"])
-    assert report.number in confirmation
-    assert "不足している項目" in confirmation  # the river was not named
+    assert report.category == "water_level"  # filed at once, as the parser read it
+    assert report.current_revision.fields["trend"] == "rising"
+    [flag] = ReportReview.objects.filter(report=report)
+    assert flag.kind == ReviewKind.FLAGGED
+    assert flag.reasons == ["low_confidence", "missing_fields"]
+    assert flag.missing == ["area"]
+    assert flag.confidence < 0.6
+    assert list(awaiting_review(Report.objects.all())) == [report]
+    assert InboundEvent.objects.get().outcome == "report:review"
 
-    # Pressing again does not file a second report.
-    third = talk.press(question, "水位", A_USER, A_ROOM)
-    assert Report.objects.count() == 1
-    assert "すでに登録されています" in reply_texts(third["replies"])[0]
+    confirmation, buttons = result["replies"]
+    [text] = reply_texts([confirmation])
+    # The read-back still shows what was understood, so the reporter can correct it.
+    assert report.number in text
+    assert "分類: 水位" in text
+    assert "傾向: 上昇" in text
+    assert "【要確認】本部が内容を確認します（信頼度が低い、必須項目なし）。" in text
+    assert f"不足している項目: 河川・地区。「訂正 {report.number} 〈内容〉」" in text
+    assert buttons["content"]["type"] == "button_template"
+    labels = [a["label"] for a in buttons["content"]["actions"]]
+    assert labels[0] == "水位" and "火災・避難指示" in labels and labels[-1] == "登録しない"
+    assert all(
+        a["postback"].startswith("report_category:") and a["postback"].endswith(f":{report.pk}")
+        for a in buttons["content"]["actions"]
+    )
+
+
+def test_unsure_report_gets_category_buttons_that_correct_it(talk, reporter_a):
+    first = talk.say(A_USER, A_ROOM, "小田川の様子がおかしい")
+    report = Report.objects.get()
+    assert report.category == "general"
+    assert ReportReview.objects.get(report=report).reasons == ["low_confidence"]
+    _confirmation, buttons = first["replies"]
+
+    second = talk.press(buttons, "水位", A_USER, A_ROOM)
+
+    report.refresh_from_db()
+    revision = report.current_revision
+    assert (report.category, revision.number, revision.kind) == ("water_level", 2, "correction")
+    assert revision.author == reporter_a
+    assert revision.reason == "LINE WORKSでの分類の選択"
+    assert report.revisions.get(number=1).text == "小田川の様子がおかしい"
+    # The sender's choice does not take it off HQ's queue: HQ still decides.
+    assert list(awaiting_review(Report.objects.all())) == [report]
+    [text] = reply_texts(second["replies"])
+    assert f"{report.number} の分類を「水位」にしました（第2版）。" in text
+    assert "不足している項目: 河川・地区" in text  # the river was not named
+
+    # Pressing the same category again changes nothing.
+    third = talk.press(buttons, "水位", A_USER, A_ROOM)
+    assert report.revisions.count() == 2
+    assert "のままです" in reply_texts(third["replies"])[0]
 
 
 def test_greetings_and_acknowledgements_are_kept_but_not_filed_or_answered(talk, reporter_a):
@@ -102,28 +138,59 @@ def test_greetings_and_acknowledgements_are_kept_but_not_filed_or_answered(talk,
     assert list(InboundEvent.objects.values_list("outcome", flat=True)) == ["chat"] * 3
 
 
-def test_choosing_not_to_file_keeps_the_message_but_files_nothing(talk, reporter_a):
+def test_choosing_not_to_file_withdraws_the_report_and_it_leaves_the_queue(talk, reporter_a):
     first = talk.say(A_USER, A_ROOM, "炊き出しを12時から行います")
-    [question] = first["replies"]
-    second = talk.press(question, "登録しない", A_USER, A_ROOM)
-    assert Report.objects.count() == 0
-    assert BotDraft.objects.get().status == DraftStatus.DISCARDED
-    assert "登録しませんでした" in reply_texts(second["replies"])[0]
+    report = Report.objects.get()
+    assert list(awaiting_review(Report.objects.all())) == [report]
+    _confirmation, buttons = first["replies"]
+
+    second = talk.press(buttons, "登録しない", A_USER, A_ROOM)
+
+    report.refresh_from_db()
+    assert report.status == ReportStatus.WITHDRAWN
+    assert report.current_revision.reason == "報告者が「登録しない」を選択"
+    assert list(awaiting_review(Report.objects.all())) == []
+    assert "登録しないことにしました" in reply_texts(second["replies"])[0]
     assert InboundEvent.objects.count() == 2
+    third = talk.press(buttons, "水位", A_USER, A_ROOM)
+    assert "すでに取り消されています" in reply_texts(third["replies"])[0]
 
 
-def test_unanswered_question_is_filed_as_general_by_the_sweep(talk, reporter_a):
-    talk.say(A_USER, A_ROOM, "小田川の様子がおかしい")
-    draft = BotDraft.objects.get()
-    BotDraft.objects.filter(pk=draft.pk).update(created_at=timezone.now() - timedelta(hours=1))
+def test_confident_complete_message_is_not_queued(talk, reporter_b):
+    result = talk.say(
+        B_USER, B_ROOM, "停電情報 ①真備地区：1,200世帯 ②玉島地区：340世帯 復旧見込みは未定"
+    )
+    assert not ReportReview.objects.exists()
+    [reply] = result["replies"]
+    assert reply["content"]["type"] == "text"
+    assert "要確認" not in reply["content"]["text"]
+
+
+def test_question_still_open_from_before_is_filed_as_general_and_queued(talk, reporter_a):
+    """Questions asked before reports were filed at once: the sweep files them as before,
+    and HQ's queue gets them (nobody chose a category)."""
+    talk.say(A_USER, A_ROOM, "了解です")  # an event to hang the old question on
+    event = InboundEvent.objects.get()
+    draft = BotDraft.objects.create(
+        inbound_event=event,
+        agency=reporter_a.member.agency,
+        member=reporter_a.member,
+        reply_channel_id=A_ROOM,
+        text="小田川の様子がおかしい",
+        parsed={"category": "general", "fields": {}, "confidence": 0.2, "missing": []},
+        created_at=timezone.now() - timedelta(hours=1),
+    )
 
     since = talk.fake.state.seq
     with talk.capture(execute=True):
         sweep()
 
+    draft.refresh_from_db()
     report = Report.objects.get()
+    assert draft.status == DraftStatus.FILED and draft.report == report
     assert report.category == "general"
     assert report.current_revision.text == "小田川の様子がおかしい"
+    assert ReportReview.objects.get(report=report).confidence == 0.2
     assert "その他" in reply_texts(talk.fake.messages(channel_id=A_ROOM, since=since))[0]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from reports.models import Incident, Report
+from reports.review import awaiting_review
 
 
 def filter_reports(queryset: QuerySet[Report], params: dict[str, Any]) -> QuerySet[Report]:
@@ -27,6 +28,8 @@ def filter_reports(queryset: QuerySet[Report], params: dict[str, Any]) -> QueryS
         queryset = queryset.filter(channel=params["channel"])
     if "status" in params:
         queryset = queryset.filter(status=params["status"])
+    if params.get("needs_review") is not None:
+        queryset = awaiting_review(queryset, params["needs_review"])
     return queryset
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from agencies.models import Agency, District, Facility
 from reports.access import incident_for_user
@@ -30,8 +31,11 @@ from reports.models import (
     Report,
     ReportChannel,
     ReportStatus,
+    ReviewKind,
+    ReviewReason,
     RevisionKind,
 )
+from reports.review import review_state
 from reports.services import MAX_TEXT_LENGTH
 
 # Ids beyond a PostgreSQL integer cannot exist; refusing them early keeps the database from
@@ -181,6 +185,30 @@ class LocationSerializer(serializers.Serializer):
 # --- Reports: output ----------------------------------------------------------------------
 
 
+REVIEW_STATES = (
+    ("pending", "要確認（本部の確認待ち）"),
+    (ReviewKind.FIXED.value, "本部が修正して確定"),
+    (ReviewKind.CONFIRMED.value, "本部がこのまま確定"),
+    ("withdrawn", "確認前に取消"),
+)
+
+
+@extend_schema_serializer(component_name="ReportReviewState")
+class ReviewStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=REVIEW_STATES)
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=ReviewReason.choices),
+        help_text="low_confidence（信頼度が低い）、missing_fields（必須項目なし）",
+    )
+    missing = serializers.ListField(
+        child=serializers.CharField(), help_text="要確認になったときに空だった必須項目"
+    )
+    confidence = serializers.FloatField(allow_null=True, help_text="解析の信頼度 (0..1)")
+    flagged_at = serializers.DateTimeField()
+    decided_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
 @extend_schema_serializer(component_name="Report")
 class ReportOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -206,6 +234,27 @@ class ReportOutputSerializer(serializers.Serializer):
     author = serializers.CharField(source="author.username", allow_null=True)
     acknowledged_at = serializers.DateTimeField(allow_null=True)
     photos = serializers.SerializerMethodField(help_text="写真（閲覧権限を確認する URL）")
+    needs_review = serializers.SerializerMethodField(
+        help_text="本部の確認待ち（要確認）。文面から読み取った報告で、信頼度が低いか必須項目がないもの"
+    )
+    review = serializers.SerializerMethodField(
+        help_text="本部確認の状態（要確認になったことがなければ null）"
+    )
+
+    def _review(self, report: Report) -> dict[str, Any] | None:
+        if not hasattr(report, "_review_state"):
+            report._review_state = review_state(list(report.reviews.all()), report)
+        return report._review_state
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_needs_review(self, report: Report) -> bool:
+        state = self._review(report)
+        return state is not None and state["state"] == "pending"
+
+    @extend_schema_field(ReviewStateSerializer(allow_null=True))
+    def get_review(self, report: Report) -> dict[str, Any] | None:
+        state = self._review(report)
+        return ReviewStateSerializer(state).data if state is not None else None
 
     @extend_schema_field(serializers.ListField(child=serializers.URLField()))
     def get_photos(self, report: Report) -> list[str]:
@@ -253,6 +302,13 @@ class QueryParamsSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class QueryBooleanField(serializers.BooleanField):
+    """``true``/``false`` (or 1/0) in a query string; absent means "no filter" (DRF's own
+    BooleanField reads an absent form key as false)."""
+
+    default_empty_html = empty
+
+
 class ReportFilterSerializer(QueryParamsSerializer):
     """Query parameters of GET /api/v1/reports/. ``since``/``until`` are inclusive bounds on
     ``observed_at`` (when it was true, as of the report's current revision)."""
@@ -268,6 +324,9 @@ class ReportFilterSerializer(QueryParamsSerializer):
     )
     channel = serializers.ChoiceField(choices=ReportChannel.choices, required=False)
     status = serializers.ChoiceField(choices=ReportStatus.choices, required=False)
+    needs_review = QueryBooleanField(
+        required=False, help_text="true: 本部の確認待ち（要確認）の報告だけ、false: それ以外"
+    )
 
 
 class _ReportContentInput(serializers.Serializer):
@@ -342,6 +401,46 @@ class ReportCorrectionInputSerializer(_ReportContentInput):
 @extend_schema_serializer(component_name="ReportWithdrawal")
 class ReportWithdrawalInputSerializer(serializers.Serializer):
     reason = TextField(max_length=MAX_REASON_LENGTH, help_text="取消の理由（必須）")
+
+
+@extend_schema_serializer(component_name="ReportReviewDecision")
+class ReportReviewInputSerializer(serializers.Serializer):
+    """HQ's decision on a report awaiting review: ``{"confirm": true}`` (このまま確定), or the
+    fixed ``category`` and/or ``fields`` (a new revision with the reason 本部確認)."""
+
+    confirm = serializers.BooleanField(required=False, help_text="true: このまま確定")
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    fields = serializers.DictField(
+        required=False, help_text="分類ごとの項目 (design.md §5)。全項目を指定（必須項目を含む）"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        report: Report = self.context["report"]
+        fixing = "category" in attrs or "fields" in attrs
+        if "confirm" in attrs:
+            if not attrs["confirm"]:
+                raise serializers.ValidationError(
+                    {"confirm": [_("確定する場合は true を指定してください。")]}
+                )
+            if fixing:
+                raise serializers.ValidationError(
+                    {"confirm": [_("confirm と category・fields は同時に指定できません。")]}
+                )
+            return attrs
+        if not fixing:
+            raise serializers.ValidationError(
+                {"non_field_errors": [_("confirm か、category・fields を指定してください。")]}
+            )
+        category = attrs.get("category") or report.category
+        if "fields" not in attrs:
+            if category != report.category:
+                raise serializers.ValidationError(
+                    {"fields": [_("分類を変える場合は項目も指定してください。")]}
+                )
+            attrs["fields"] = report.current_revision.fields
+        attrs["category"] = category
+        attrs["fields"] = clean_category_fields(category, attrs["fields"])
+        return attrs
 
 
 @extend_schema_serializer(component_name="ReportIncidentLink")

@@ -35,6 +35,7 @@ urlpatterns = [
         name="report-acknowledge",
     ),
     path("reports/<str:id>/incident/", views.ReportIncidentView.as_view(), name="report-incident"),
+    path("reports/<str:id>/review/", views.ReportReviewView.as_view(), name="report-review"),
     path("incidents/", views.IncidentListView.as_view(), name="incident-list"),
     path("incidents/<str:id>/", views.IncidentDetailView.as_view(), name="incident-detail"),
     path("parse/", views.ParseView.as_view(), name="parse"),

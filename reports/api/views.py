@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,7 +29,7 @@ from rest_framework.views import APIView
 from agencies import roles
 from agencies.models import Agency
 from kurashiki_dr.api import ApiPagination, Conflict, error_responses
-from reports import services
+from reports import review, services
 from reports.access import (
     incident_for_user,
     incidents_for_user,
@@ -81,7 +82,7 @@ def _report_list_queryset(user: Any) -> QuerySet[Report]:
         user,
         reports_for_listing()
         .select_related("current_revision__facility")
-        .prefetch_related("photos"),
+        .prefetch_related("photos", "reviews__actor"),
     )
 
 
@@ -277,6 +278,50 @@ class ReportAcknowledgeView(ApiView):
     def post(self, request: Request, id: str) -> Response:
         report = report_for_user(request.user, int(id))
         services.report_acknowledge(report=report, user=request.user)
+        return self.answer(s.ReportOutputSerializer, _report_output(request.user, report.pk))
+
+
+class ReportReviewView(ApiView):
+    @extend_schema(
+        operation_id="reports_review",
+        summary="要確認の報告を確定する（本部のみ）",
+        description='`{"confirm": true}` はこのまま確定（内容の版は増えません）。'
+        "`category`・`fields` を指定すると、理由「本部確認」の新しい版を記録して確定します"
+        "（元の文面は初報の版に残ります）。どちらの場合も確認待ちの一覧から外れ、"
+        "判断は監査ログに記録されます。確認待ちでない報告は 409。",
+        parameters=[ID_PARAMETER],
+        request=s.ReportReviewInputSerializer,
+        responses={200: s.ReportOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["reports"],
+    )
+    def post(self, request: Request, id: str) -> Response:
+        if not roles.is_hq(request.user):
+            raise PermissionDenied(_("要確認の報告を確定できるのは本部のみです。"))
+        report = report_for_user(request.user, int(id))
+        if not review.is_pending(report):
+            raise Conflict(_("この報告は確認待ちではありません。"))
+        data = s.ReportReviewInputSerializer(
+            data=request.data, context={"request": request, "report": report}
+        )
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            if values.get("confirm"):
+                services.report_review_confirm(
+                    report=report, user=request.user, channel=ReportChannel.API
+                )
+            else:
+                services.report_review_fix(
+                    report=report,
+                    user=request.user,
+                    category=values["category"],
+                    fields=values["fields"],
+                    channel=ReportChannel.API,
+                )
+        except DjangoValidationError:
+            if not review.is_pending(report):  # decided meanwhile by another operator
+                raise Conflict(_("この報告は確認待ちではありません。")) from None
+            raise
         return self.answer(s.ReportOutputSerializer, _report_output(request.user, report.pk))
 
 

@@ -24,12 +24,15 @@ from reports.models import (
     IncidentStatus,
     Observation,
     Report,
+    ReportReview,
     ReportRevision,
     ReportStatus,
+    ReviewKind,
     RevisionKind,
     Subject,
 )
 from reports.queries import situation_summary
+from reports.review import awaiting_review
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +218,20 @@ def test_refuses_outside_demo_mode(settings):
         seed()
 
     assert not User.objects.filter(username__startswith="demo-").exists()
+
+
+def test_demo_has_messages_waiting_in_hqs_review_queue():
+    out = seed()
+
+    queued = list(awaiting_review(Report.objects.all()).order_by("recorded_at"))
+    assert len(queued) == 3
+    assert "要確認 3件" in out
+    assert all(r.channel == "lineworks" for r in queued)
+    assert queued[-1].current_revision.text == "水位上昇中、堤防の近くまで来ています"
+    confirmed = ReportReview.objects.get(kind=ReviewKind.CONFIRMED)
+    assert confirmed.report.current_revision.text == "小田川の様子がおかしいと住民から通報あり"
+    client = Client()
+    client.force_login(User.objects.get(username="demo-hq"))
+    page = client.get("/reports/review/").content.decode()
+    assert all(f'id="review-{r.pk}"' in page for r in queued)
+    assert verify_chain().ok

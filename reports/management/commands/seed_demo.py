@@ -47,7 +47,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"報告 {result.reports_created}件（訂正 {result.corrections}件・"
-                f"取消 {result.withdrawals}件）、インシデント {result.incidents}件を投入しました。"
+                f"取消 {result.withdrawals}件・要確認 {result.queued}件）、"
+                f"インシデント {result.incidents}件を投入しました。"
             )
         self.stdout.write(self.style.SUCCESS("デモデータの準備ができました。"))
         self._print_logins(result.logins)
