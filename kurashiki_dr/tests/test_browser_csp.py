@@ -11,10 +11,14 @@ Screenshots (dashboard, report form on a phone, report detail) go to test-artifa
 
 from __future__ import annotations
 
+import copy
+import io
 import json
 import os
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +29,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, Facility, FacilityKind
 from conftest import PASSWORD
+from kurashiki_dr.security import tile_sources
 from lineworks.tests.conftest import fake, lw_private_key  # noqa: F401 (fixtures)
 from notices.services import notice_send
 from reports import services
@@ -73,6 +78,55 @@ def browser() -> Iterator:
         instance.close()
         connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _tile_png() -> bytes:
+    """A 256-px map tile: pale land with a grid, so a screenshot shows tiles loaded."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (256, 256), (236, 240, 228))
+    draw = ImageDraw.Draw(image)
+    for i in range(0, 256, 64):
+        draw.line([(i, 0), (i, 255)], fill=(205, 214, 196))
+        draw.line([(0, i), (255, i)], fill=(205, 214, 196))
+    draw.rectangle([0, 0, 255, 255], outline=(180, 190, 170))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def tile_server(settings) -> Iterator[list[str]]:
+    """Map tiles from another origin (127.0.0.1, while the portal is at localhost), as from a
+    real tile host: the policy's img-src must name it. Yields the tile paths requested."""
+    png = _tile_png()
+    served: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/tiles/{{z}}/{{x}}/{{y}}.png"
+    settings.MAP_TILES_URL = url
+    settings.MAP_TILES_ATTRIBUTION = "試験用タイル"
+    # What settings.py derives from KDR_MAP_TILES_URL at start-up.
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["img-src"] = ["'self'", "data:", *tile_sources(url)]
+    settings.CONTENT_SECURITY_POLICY = policy
+    yield served
+    server.shutdown()
+    server.server_close()
 
 
 class Watched:
@@ -142,6 +196,19 @@ def afternoon(hq_user, reporter_a, reporter_b, agency_a, agency_b, auditor, dist
         observed_at=timezone.now() - timedelta(hours=1),
         channel=ReportChannel.WEB,
     )
+    # Two more shelters a few hundred metres away: one cluster on the dashboard map.
+    for name, count, lat, lng in (
+        ("真備東中学校", 85, 34.6402, 133.7051),
+        ("岡田小学校", 42, 34.6330, 133.6990),
+    ):
+        services.report_submit(
+            agency=agency_a,
+            author=reporter_a,
+            category="evacuees",
+            fields={"facility": name, "count": count, "households": None},
+            text=f"{name} 避難者数 {count}名",
+            location={"lat": lat, "lng": lng},
+        )
     services.report_submit(
         agency=agency_b,
         author=reporter_b,
@@ -185,7 +252,7 @@ def assert_clean(watched: Watched, where: str) -> None:
 
 
 @pytest.mark.usefixtures("fake")
-def test_every_page_runs_under_the_policy(browser, live_server, afternoon, settings):
+def test_every_page_runs_under_the_policy(browser, live_server, afternoon, settings, tile_server):
     settings.DEMO_MODE = True  # as in `make run`: the LINE WORKS demo page and its fake server
     base = live_server.url
     report = afternoon["report"]
@@ -207,9 +274,17 @@ def test_every_page_runs_under_the_policy(browser, live_server, afternoon, setti
     hq.visit(f"{base}/dashboard/", wait_for=".leaflet-marker-icon")
     hq.page.wait_for_selector("#chart-evacuees")
     hq.page.wait_for_function("document.querySelectorAll('#timeline-list .entry').length >= 3")
-    hq.page.locator(".leaflet-marker-icon[title='箭田小学校']").dispatch_event("click")
+    # The three shelters are one cluster, drawn in the category's colour (set through CSSOM).
+    cluster = hq.page.locator("#map .cluster-icon span").first
+    cluster.wait_for()
+    assert cluster.inner_text().endswith("3")
+    assert cluster.evaluate("n => n.style.getPropertyValue('--c')") != ""
+    hq.page.wait_for_selector("#map .leaflet-tile-loaded")
+    hq.page.screenshot(path=str(ARTIFACTS / "csp-dashboard.png"), full_page=True)
+    hq.page.locator(".leaflet-marker-icon[title='玉島']").dispatch_event("click")
     hq.page.wait_for_selector(".leaflet-popup-content .popup")
-    snap(hq.page, "csp-dashboard.png")
+    hq.page.wait_for_timeout(400)  # the popup's fade-in
+    hq.page.locator("#map").screenshot(path=str(ARTIFACTS / "csp-dashboard-popup.png"))
     for path, wait_for in [
         ("/dashboard/print/", None),
         ("/dashboard/incidents/", None),
@@ -240,8 +315,10 @@ def test_every_page_runs_under_the_policy(browser, live_server, afternoon, setti
     phone.log_in(base, "reporter-a")
     phone.visit(f"{base}/reports/mine/")
     phone.visit(f"{base}/reports/new/", wait_for="#report-map.leaflet-container")
+    phone.page.wait_for_selector("#report-map .leaflet-tile-loaded")
     phone.page.locator("#report-map").click(position={"x": 150, "y": 120})
     assert phone.page.locator('input[name="lat"]').input_value() != ""
+    phone.page.locator("#report-map").scroll_into_view_if_needed()
     snap(phone.page, "csp-report-form-phone.png")
     for path in (
         f"/reports/{report.pk}/",
@@ -269,6 +346,7 @@ def test_every_page_runs_under_the_policy(browser, live_server, afternoon, setti
     ):
         aud.visit(base + path)
     assert_clean(aud, "auditor")
+    assert any(path.startswith("/tiles/") for path in tile_server)
     aud.close()
 
     # The city's administrator in the Django admin: lists, a change form, an add form.
