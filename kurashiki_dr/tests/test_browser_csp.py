@@ -273,7 +273,9 @@ def test_every_page_runs_under_the_policy(browser, live_server, afternoon, setti
     hq.log_in(base, "hq-operator")
     hq.visit(f"{base}/dashboard/", wait_for=".leaflet-marker-icon")
     hq.page.wait_for_selector("#chart-evacuees")
-    hq.page.wait_for_function("document.querySelectorAll('#timeline-list .entry').length >= 3")
+    hq.page.wait_for_function(
+        "() => document.querySelectorAll('#timeline-list .entry').length >= 3"
+    )
     # The three shelters are one cluster, drawn in the category's colour (set through CSSOM).
     cluster = hq.page.locator("#map .cluster-icon span").first
     cluster.wait_for()
@@ -425,7 +427,9 @@ def test_html_in_directory_names_shows_as_text(browser, live_server, hq_user, re
     hq = Watched(browser, DESKTOP)
     hq.log_in(live_server.url, "hq-operator")
     hq.visit(f"{live_server.url}/dashboard/", wait_for=".leaflet-marker-icon")
-    hq.page.wait_for_function("document.querySelectorAll('#timeline-list .entry').length >= 1")
+    hq.page.wait_for_function(
+        "() => document.querySelectorAll('#timeline-list .entry').length >= 1"
+    )
     assert XSS_DISTRICT in hq.page.locator("#map .district-label").all_inner_texts()
     assert XSS_AGENCY in hq.page.locator("#timeline-list .agency").all_inner_texts()
     hq.page.locator(".leaflet-marker-icon[title='<b>二万小学校</b>']").dispatch_event("click")
