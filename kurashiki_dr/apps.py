@@ -1,6 +1,6 @@
 """The admin site, discovered without django-leaflet's admin module.
 
-django-leaflet is installed for its template tags and vendored Leaflet files only. Its
+django-leaflet is installed for its vendored Leaflet files only. Its
 ``leaflet.admin`` module imports ``django.contrib.gis``, which needs the GDAL C library at
 import time; the portal stores plain latitude/longitude and never uses GIS, so the stock
 ``AdminConfig`` (which imports every app's ``admin`` module) would make GDAL a hard

@@ -266,6 +266,72 @@ LEAFLET_CONFIG = {
     "NO_GLOBALS": False,
 }
 
+# --- Content-Security-Policy and Permissions-Policy (begin) ------------------------------
+# On in every mode, `make run` included, so a page that breaks under the policy breaks on the
+# developer's screen first. Every script is a file under static/ (no inline script, no
+# eval); styles are files too. Map tiles are the one outside source. Exceptions per view:
+# the DRF browsable API may use inline styles (kurashiki_dr.security), and so may the API
+# docs page (kurashiki_dr.urls).
+from csp.constants import NONE, SELF  # noqa: E402
+
+from kurashiki_dr.security import tile_sources  # noqa: E402
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "kurashiki_dr.security.ContentSecurityPolicyMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "kurashiki_dr.security.PermissionsPolicyMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: for Leaflet's and the admin's inline SVG/PNG icons.
+        "img-src": [SELF, "data:", *tile_sources(MAP_TILES_URL)],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Geolocation: the report form's 「現在地」 button. The clipboard: the auditor's copy-a-hash.
+# The photo input opens the phone's picker (no `capture`), which needs no camera permission.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    "geolocation": ["self"],
+    "clipboard-write": ["self"],
+    **{
+        feature: []
+        for feature in (
+            "accelerometer",
+            "autoplay",
+            "camera",
+            "display-capture",
+            "encrypted-media",
+            "fullscreen",
+            "gyroscope",
+            "hid",
+            "idle-detection",
+            "magnetometer",
+            "microphone",
+            "midi",
+            "payment",
+            "picture-in-picture",
+            "publickey-credentials-get",
+            "screen-wake-lock",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        )
+    },
+}
+# --- Content-Security-Policy and Permissions-Policy (end) --------------------------------
+
 # --- Domain -------------------------------------------------------------------------------
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "kurashiki-demo")
 SILENCE_DEFAULT_INTERVAL = timedelta(hours=env_int("KDR_SILENCE_HOURS", 3, minimum=1))

@@ -117,15 +117,15 @@ def test_dashboard_tiles_live_report_and_as_of(browser, live_server, seeded, hq_
     hq = new_page(browser)
     log_in(hq, live_server, hq_user.username, "/dashboard/")
     hq.wait_for_function(
-        "document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '120'"
+        "() => document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '120'"
     )
     assert tile_number(hq, "outage") == "1,540"
     assert tile_number(hq, "medical_capacity") == "1"
     assert tile_number(hq, "road_closure") == "1"
     assert "報告 1 件" in hq.inner_text('[data-tile="evacuees"] .tile-meta')
-    hq.wait_for_function("window.kdrDashboard.subjects().length === 5")
-    hq.wait_for_function("document.querySelectorAll('#timeline-list .entry').length >= 5")
-    hq.wait_for_function("document.getElementById('last-updated').textContent !== '--:--:--'")
+    hq.wait_for_function("() => window.kdrDashboard.subjects().length === 5")
+    hq.wait_for_function("() => document.querySelectorAll('#timeline-list .entry').length >= 5")
+    hq.wait_for_function("() => document.getElementById('last-updated').textContent !== '--:--:--'")
     shot(hq, "dashboard-seeded.png")
 
     # A reporter of the shelter team reports through the web form, in another browser.
@@ -142,16 +142,16 @@ def test_dashboard_tiles_live_report_and_as_of(browser, live_server, seeded, hq_
     shot(reporter, "reporter-submitted.png")
 
     hq.wait_for_function(
-        "window.kdrDashboard.subjects().includes('evacuees:真備東中学校')",
+        "() => window.kdrDashboard.subjects().includes('evacuees:真備東中学校')",
         timeout=LIVE_SECONDS * 1000,
     )
     hq.wait_for_function(
-        "Array.from(document.querySelectorAll('#timeline-list .entry.is-new'))"
+        "() => Array.from(document.querySelectorAll('#timeline-list .entry.is-new'))"
         ".some(e => e.textContent.includes('真備東中学校'))",
         timeout=LIVE_SECONDS * 1000,
     )
     hq.wait_for_function(
-        "document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '155'",
+        "() => document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '155'",
         timeout=LIVE_SECONDS * 1000,
     )
     assert time.monotonic() - submitted < LIVE_SECONDS
@@ -162,20 +162,20 @@ def test_dashboard_tiles_live_report_and_as_of(browser, live_server, seeded, hq_
     hq.fill("#asof-input", before.strftime("%Y-%m-%dT%H:%M"))
     hq.dispatch_event("#asof-input", "change")
     hq.wait_for_function(
-        "document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '120'"
+        "() => document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '120'"
     )
-    hq.wait_for_function("!window.kdrDashboard.subjects().includes('evacuees:真備東中学校')")
+    hq.wait_for_function("() => !window.kdrDashboard.subjects().includes('evacuees:真備東中学校')")
     assert hq.is_visible("#asof-banner")
     assert "ライブ更新は停止中" in hq.inner_text("#asof-banner")
     hq.wait_for_function(
-        "!document.getElementById('timeline-list').textContent.includes('真備東中学校')"
+        "() => !document.getElementById('timeline-list').textContent.includes('真備東中学校')"
     )
     assert "箭田小学校 / 避難者数（人）: 120" in hq.inner_text("#timeline-list")
     shot(hq, "dashboard-as-of.png")
 
     hq.click("#asof-now")
     hq.wait_for_function(
-        "document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '155'"
+        "() => document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '155'"
     )
     assert hq.js_errors == []
     assert reporter.js_errors == []
@@ -185,10 +185,12 @@ def test_dashboard_on_a_phone(browser, live_server, seeded, hq_user):
     phone = new_page(browser, width=390, height=844)
     log_in(phone, live_server, hq_user.username, "/dashboard/")
     phone.wait_for_function(
-        "document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '120'"
+        "() => document.querySelector('[data-tile=\"evacuees\"] .num').textContent === '120'"
     )
     # Nothing wider than the screen.
-    phone.wait_for_function("document.getElementById('last-updated').textContent !== '--:--:--'")
+    phone.wait_for_function(
+        "() => document.getElementById('last-updated').textContent !== '--:--:--'"
+    )
     overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1
     shot(phone, "dashboard-phone.png")
@@ -225,7 +227,7 @@ def test_notice_acknowledgement_appears_without_reload(
     # The shelter team taps 了解 in LINE WORKS: the bot records it through the service.
     notice_acknowledge(notice=notice, agency=agency_a, user=reporter_a, via="lineworks")
     page.wait_for_function(
-        f"document.querySelector('{row_a}').textContent.includes('了解') && "
+        f"() => document.querySelector('{row_a}').textContent.includes('了解') && "
         f"!document.querySelector('{row_a}').textContent.includes('未了解')",
         timeout=LIVE_SECONDS * 1000,
     )

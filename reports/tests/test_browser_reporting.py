@@ -226,7 +226,7 @@ def test_chat_text_fills_the_form(browser, live_server, reporter_b):
     text = "停電情報 ①真備地区：1,200世帯 ②玉島地区：340世帯 復旧見込みは未定"
     page.locator("#paste-text").fill(text)
     page.get_by_role("button", name="文面から入力").click()
-    page.wait_for_function("document.getElementById('paste-status').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('paste-status').textContent.length > 0")
     assert requests == [{"text": text}]
     assert "停電" in page.locator("#paste-status").inner_text()
     assert page.locator('input[name="outage__areas_1_area"]').input_value() == "玉島地区"
@@ -243,7 +243,7 @@ def test_chat_text_fills_the_form(browser, live_server, reporter_b):
     page.locator("#paste-box summary").click()
     page.locator("#paste-text").fill("よくわからない文面")
     page.get_by_role("button", name="文面から入力").click()
-    page.wait_for_function("document.getElementById('paste-status').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('paste-status').textContent.length > 0")
     assert "読み取れませんでした" in page.locator("#paste-status").inner_text()
     assert page.get_by_role("button", name="文面から入力").is_enabled()
 
@@ -251,7 +251,9 @@ def test_chat_text_fills_the_form(browser, live_server, reporter_b):
     page.unroute("**/api/v1/parse/")
     page.locator("#paste-text").fill(text)
     page.get_by_role("button", name="文面から入力").click()
-    page.wait_for_function("document.getElementById('paste-status').textContent.includes('停電')")
+    page.wait_for_function(
+        "() => document.getElementById('paste-status').textContent.includes('停電')"
+    )
     assert page.locator('input[name="outage__areas_0_area"]').input_value() == "真備地区"
     assert page.locator('input[name="outage__areas_0_hh"]').input_value() == "1200"
     assert page.locator('select[name="category"]').input_value() == "outage"

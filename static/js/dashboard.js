@@ -7,6 +7,8 @@
 (function () {
   "use strict";
 
+  var el = KdrDom.el;
+  var fill = KdrDom.fill;
   var cfg = JSON.parse(document.getElementById("dashboard-config").textContent);
   var T = cfg.text;
   var csrfInput = document.querySelector("[name=csrfmiddlewaretoken]");
@@ -41,11 +43,6 @@
 
   // --- small helpers ---------------------------------------------------------------------
 
-  function esc(value) {
-    return String(value == null ? "" : value)
-      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-  }
   function tr(template, vars) {
     return template.replace(/%\((\w+)\)s/g, function (_m, k) { return vars[k]; });
   }
@@ -121,19 +118,18 @@
     node.querySelector(".num").textContent = text;
     node.querySelector(".unit").textContent = unit || "";
     node.querySelector(".tile-sub").textContent = sub || "";
-    var list = node.querySelector(".tile-list");
     var shown = items.slice(0, 5);
-    list.innerHTML = shown.join("") +
-      (items.length > shown.length ? '<li class="more">' + esc(tr(T.others, { n: items.length - shown.length })) + "</li>" : "");
+    fill(node.querySelector(".tile-list"), shown,
+      items.length > shown.length ? el("li", { class: "more" }, tr(T.others, { n: items.length - shown.length })) : null);
     node.querySelector(".tile-meta").textContent = meta || "";
     node.className = "tile" + (extraClass ? " " + extraClass : "");
   }
 
-  function row(name, valueHtml, extra) {
-    return '<li><span class="name" title="' + esc(name) + '">' + esc(name) + '</span><span class="val">' +
-      valueHtml + "</span>" + (extra || "") + "</li>";
+  // One line of a tile's list: the name, its value (text, nodes) and an optional extra node.
+  function row(name, value, extra) {
+    return el("li", null, el("span", { class: "name", title: name }, name), el("span", { class: "val" }, value), extra);
   }
-  function tag(text, cls) { return '<span class="tag' + (cls ? " " + cls : "") + '">' + esc(text) + "</span>"; }
+  function tag(text, cls) { return el("span", { class: "tag" + (cls ? " " + cls : "") }, text); }
 
   function renderTiles(s) {
     var ev = s.evacuees;
@@ -142,60 +138,60 @@
     setTile("evacuees", ev.total, T.people, shelters.map(function (f) {
       var pct = f.capacity ? Math.round((100 * (f.count || 0)) / f.capacity) : null;
       if (pct != null && pct >= 90) full += 1;
-      var bar = pct == null ? "" :
-        '<span class="bar' + (pct >= 90 ? " full" : "") + '"><span style="width:' + Math.min(pct, 100) + '%"></span></span>';
-      return row(f.facility, "<b>" + num(f.count) + "</b>" +
-        (f.capacity ? '<span class="cap">/' + num(f.capacity) + " " + pct + "%</span>" : ""), bar);
+      var bar = pct == null ? null :
+        el("span", { class: "bar" + (pct >= 90 ? " full" : "") }, el("span", { style: { width: Math.min(pct, 100) + "%" } }));
+      return row(f.facility, [el("b", null, num(f.count)),
+        f.capacity ? el("span", { class: "cap" }, "/" + num(f.capacity) + " " + pct + "%") : null], bar);
     }), metaText(ev), full ? "alert" : "",
       ev.facilities.length ? tr(T.shelters_n, { n: ev.facilities.length }) + (full ? " · " + tr(T.full_n, { n: full }) : "") : "");
 
     var out = s.outage;
     setTile("outage", out.total_households, T.households, out.districts.map(function (d) {
-      return row(d.district, "<b>" + num(d.households) + "</b>" + esc(T.households));
+      return row(d.district, [el("b", null, num(d.households)), T.households]);
     }), metaText(out), out.total_households ? "alert" : "",
       out.districts.length ? tr(T.districts_n, { n: out.districts.length }) : "");
 
     var rc = s.road_closure;
     setTile("road_closure", rc.closed, T.places, rc.roads.filter(function (r) { return r.passable !== true; }).map(function (r) {
       var label = [r.road, r.place].filter(Boolean).join(" ") || r.subject;
-      return row(label, r.cause ? tag(cfg.fields.values[r.cause] || r.cause) : "");
+      return row(label, r.cause ? tag(cfg.fields.values[r.cause] || r.cause) : null);
     }), metaText(rc), rc.closed ? "alert" : "");
 
     var wl = s.water_level;
     setTile("water_level", wl.flooding, T.places + " " + T.water_flooding,
       wl.areas.map(function (a) {
         var trend = a.trend ? (cfg.fields.values[a.trend] || a.trend) : "";
-        return row(a.area || a.subject,
-          (a.flooding ? tag(T.water_flooding, "danger") : "") +
-          (trend ? tag(trend, a.trend === "rising" ? "up" : "") : "") +
-          (a.level_m != null ? " " + esc(a.level_m) + "m" : ""));
+        return row(a.area || a.subject, [
+          a.flooding ? tag(T.water_flooding, "danger") : null,
+          trend ? tag(trend, a.trend === "rising" ? "up" : "") : null,
+          a.level_m != null ? " " + a.level_m + "m" : null]);
       }), metaText(wl), wl.flooding ? "danger" : (wl.rising ? "alert" : ""),
       T.water_rising + " " + num(wl.rising) + " " + T.places);
 
     var md = s.medical_capacity;
     setTile("medical_capacity", md.accepting, T.hospitals + " " + T.accepting,
       md.facilities.map(function (f) {
-        var st = f.accepting === true ? tag(T.accepting, "ok") : (f.accepting === false ? tag(T.not_accepting, "danger") : "");
-        return row(f.facility || f.subject, st +
-          (f.beds_available != null ? ' <span class="cap">' + esc(T.beds_available) + " " + num(f.beds_available) + "</span>" : ""));
+        var st = f.accepting === true ? tag(T.accepting, "ok") : (f.accepting === false ? tag(T.not_accepting, "danger") : null);
+        return row(f.facility || f.subject, [st,
+          f.beds_available != null ? [" ", el("span", { class: "cap" }, T.beds_available + " " + num(f.beds_available))] : null]);
       }), metaText(md), md.not_accepting ? "alert" : "",
       T.beds_available + " " + num(md.beds_available) + " " + T.beds +
       (md.not_accepting ? " · " + T.not_accepting + " " + num(md.not_accepting) : ""));
 
     var fi = s.fire;
     setTile("fire", fi.active, T.places, fi.areas.map(function (a) {
-      return row(a.area || a.subject,
-        (a.evacuation_order ? tag(T.evacuation_orders, "danger") : "") +
-        (a.people != null ? ' <span class="cap">' + num(a.people) + esc(T.people) + "</span>" : ""));
+      return row(a.area || a.subject, [
+        a.evacuation_order ? tag(T.evacuation_orders, "danger") : null,
+        a.people != null ? [" ", el("span", { class: "cap" }, num(a.people) + T.people)] : null]);
     }), metaText(fi), fi.active ? "danger" : "",
       fi.evacuation_orders ? T.evacuation_orders + " " + num(fi.evacuation_orders) : "");
 
     setTile("incidents", s.incidents.open, T.cases, [
-      '<li><a href="' + esc(cfg.urls.incidents) + '">' + esc(T.incident_list) + " →</a></li>",
+      el("li", null, el("a", { href: cfg.urls.incidents }, T.incident_list + " →")),
     ], "", s.incidents.open ? "alert" : "", T.incidents);
 
     setTile("silent", s.silent_agencies.length, T.agency, s.silent_agencies.map(function (a) {
-      return row(a.name, a.last_report_at ? '<span class="cap">' + esc(when(a.last_report_at)) + "</span>" : tag(T.never));
+      return row(a.name, a.last_report_at ? el("span", { class: "cap" }, when(a.last_report_at)) : tag(T.never));
     }), "", s.silent_agencies.length ? "danger" : "", T.silent_sub);
 
     renderSilence(s.silent_agencies);
@@ -207,16 +203,18 @@
     document.getElementById("silence-count").textContent = list.length ? "(" + list.length + ")" : "";
     var ul = document.getElementById("silence-list");
     if (!list.length) {
-      ul.innerHTML = '<li class="empty">' + esc(T.silent_none) + "</li>";
+      fill(ul, el("li", { class: "empty" }, T.silent_none));
     } else {
-      ul.innerHTML = list.map(function (a) {
+      fill(ul, list.map(function (a) {
         var last = a.last_report_at ? T.last_report + " " + when(a.last_report_at) : T.never;
         var button = cfg.is_hq && !state.asOf
-          ? '<button type="button" class="btn small remind" data-agency="' + esc(a.agency) + '">' + esc(T.remind) + "</button>"
-          : "";
-        return '<li><div><b>' + esc(a.name) + "</b><br><small>" + esc(last) + " · " +
-          esc(tr(T.interval, { n: a.expected_interval_minutes })) + "</small></div>" + button + "</li>";
-      }).join("");
+          ? el("button", { type: "button", class: "btn small remind", dataset: { agency: a.agency } }, T.remind)
+          : null;
+        return el("li", null,
+          el("div", null, el("b", null, a.name), el("br"),
+            el("small", null, last + " · " + tr(T.interval, { n: a.expected_interval_minutes }))),
+          button);
+      }));
     }
     renderSilenceLayer(list);
   }
@@ -251,22 +249,35 @@
     tiles.addTo(map);
   } else {
     mapNode.classList.add("no-tiles");
-    map.attributionControl.addAttribution(esc(T.no_tiles));
+    // Attributions are HTML by design (the tile provider's links); this one is plain text.
+    map.attributionControl.addAttribution(el("span", null, T.no_tiles).outerHTML);
   }
 
   function pinIcon(code, isNew) {
     var s = catStyle[code] || { colour: "#444", glyph: "?" };
     return L.divIcon({
       className: "pin-icon" + (isNew ? " is-new" : ""),
-      html: '<span class="pin" style="--c:' + s.colour + '">' + esc(s.glyph) + "</span>",
+      html: el("span", { class: "pin", style: { "--c": s.colour } }, s.glyph),
       iconSize: [30, 30],
       iconAnchor: [15, 15],
       popupAnchor: [0, -14],
     });
   }
 
+  // Leaflet's layers control writes each layer's name as HTML. Here a name is a function that
+  // builds the label's nodes, called each time the control redraws its list.
+  var LayersControl = L.Control.Layers.extend({
+    _addItem: function (obj) {
+      var label = L.Control.Layers.prototype._addItem.call(this, L.extend({}, obj, { name: "" }));
+      var name = label.firstChild.lastChild;
+      fill(name, " ", obj.name());
+      return label;
+    },
+  });
+  function legendPin(c) { return el("span", { class: "legend-pin", style: { "--c": c.colour } }, c.glyph); }
+
   var groups = {};
-  var overlays = {};
+  var overlays = [];
   cfg.categories.forEach(function (c) {
     var group = L.markerClusterGroup({
       showCoverageOnHover: false,
@@ -275,35 +286,35 @@
       iconCreateFunction: function (cluster) {
         return L.divIcon({
           className: "cluster-icon",
-          html: '<span style="--c:' + c.colour + '"><i>' + esc(c.glyph) + "</i>" + cluster.getChildCount() + "</span>",
+          html: el("span", { style: { "--c": c.colour } }, el("i", null, c.glyph), String(cluster.getChildCount())),
           iconSize: [44, 44],
         });
       },
     });
     group.addTo(map);
     groups[c.code] = group;
-    overlays['<span class="legend-pin" style="--c:' + c.colour + '">' + esc(c.glyph) + "</span> " + esc(c.label)] = group;
+    overlays.push([group, function () { return [legendPin(c), " " + c.label]; }]);
   });
   var facilityLayer = L.layerGroup().addTo(map);
   var districtLayer = L.layerGroup().addTo(map);
   var silenceLayer = L.layerGroup().addTo(map);
-  overlays['<span class="legend-ring"></span> ' + esc(T.silence_layer)] = silenceLayer;
-  overlays['<span class="legend-dot"></span> ' + esc(T.facilities)] = facilityLayer;
-  overlays['<span class="legend-district"></span> ' + esc(T.districts)] = districtLayer;
-  L.control.layers(null, overlays, { collapsed: window.innerWidth < 800, position: "topright" }).addTo(map);
+  overlays.push([silenceLayer, function () { return [el("span", { class: "legend-ring" }), " " + T.silence_layer]; }]);
+  overlays.push([facilityLayer, function () { return [el("span", { class: "legend-dot" }), " " + T.facilities]; }]);
+  overlays.push([districtLayer, function () { return [el("span", { class: "legend-district" }), " " + T.districts]; }]);
+  var layersControl = new LayersControl(null, null, { collapsed: window.innerWidth < 800, position: "topright" });
+  overlays.forEach(function (o) { layersControl.addOverlay(o[0], o[1]); });
+  layersControl.addTo(map);
 
   var legend = L.control({ position: "bottomleft" });
   legend.onAdd = function () {
     var div = L.DomUtil.create("details", "map-legend");
     if (window.innerWidth >= 800) div.open = true;
-    div.innerHTML = "<summary>" + esc(T.legend) + "</summary>" +
-      cfg.categories.map(function (c) {
-        return '<span><span class="legend-pin" style="--c:' + c.colour + '">' + esc(c.glyph) + "</span>" + esc(c.label) + "</span>";
-      }).join("") +
+    fill(div, el("summary", null, T.legend),
+      cfg.categories.map(function (c) { return el("span", null, legendPin(c), c.label); }),
       cfg.facility_kinds.map(function (k) {
-        return '<span><span class="legend-dot" style="--c:' + k.colour + '"></span>' + esc(k.label) + "</span>";
-      }).join("") +
-      '<span><span class="legend-ring"></span>' + esc(T.silence_layer) + "</span>";
+        return el("span", null, el("span", { class: "legend-dot", style: { "--c": k.colour } }), k.label);
+      }),
+      el("span", null, el("span", { class: "legend-ring" }), T.silence_layer));
     L.DomEvent.disableClickPropagation(div);
     return div;
   };
@@ -321,25 +332,25 @@
     return cfg.fields.values[value] || String(value);
   }
 
-  function popupHtml(p) {
+  function popupNode(p) {
     var s = catStyle[p.category] || {};
     var labels = cfg.fields.fields[p.category] || [];
     var rows = labels.filter(function (l) {
       var v = p.fields[l[0]];
       return v != null && v !== "" && !(Array.isArray(v) && !v.length);
     }).map(function (l) {
-      return "<dt>" + esc(l[1]) + "</dt><dd>" + esc(formatValue(l[0], p.fields[l[0]])) + "</dd>";
-    }).join("");
-    if (!rows && p.fields.area) rows = "<dt>" + esc(T.districts) + "</dt><dd>" + esc(p.fields.area) + "</dd>";
-    return '<div class="popup">' +
-      '<p class="popup-cat" style="--c:' + (s.colour || "#444") + '">' + esc(s.glyph || "") + " " + esc(p.category_label) + "</p>" +
-      "<h3>" + esc(p.subject) + "</h3>" +
-      (rows ? "<dl>" + rows + "</dl>" : "") +
-      (p.text ? '<p class="popup-text">' + esc(p.text) + "</p>" : "") +
-      (p.photo ? '<a href="' + esc(p.photo) + '" target="_blank" rel="noopener"><img class="thumb" src="' + esc(p.photo) + '" alt="' + esc(T.photo) + '" loading="lazy"></a>' : "") +
-      '<p class="popup-meta">' + esc(p.agency) + " · " + esc(T.observed) + " " + esc(when(p.observed_at)) + " · " + esc(p.number) + "</p>" +
-      (p.url ? '<p><a href="' + esc(p.url) + '">' + esc(T.details) + " →</a></p>" : "") +
-      "</div>";
+      return [el("dt", null, l[1]), el("dd", null, formatValue(l[0], p.fields[l[0]]))];
+    });
+    if (!rows.length && p.fields.area) rows = [el("dt", null, T.districts), el("dd", null, p.fields.area)];
+    return el("div", { class: "popup" },
+      el("p", { class: "popup-cat", style: { "--c": s.colour || "#444" } }, (s.glyph || "") + " " + p.category_label),
+      el("h3", null, p.subject),
+      rows.length ? el("dl", null, rows) : null,
+      p.text ? el("p", { class: "popup-text" }, p.text) : null,
+      p.photo ? el("a", { href: p.photo, target: "_blank", rel: "noopener" },
+        el("img", { class: "thumb", src: p.photo, alt: T.photo, loading: "lazy" })) : null,
+      el("p", { class: "popup-meta" }, p.agency + " · " + T.observed + " " + when(p.observed_at) + " · " + p.number),
+      p.url ? el("p", null, el("a", { href: p.url }, T.details + " →")) : null);
   }
 
   var markers = new Map();
@@ -358,7 +369,7 @@
       var isNew = highlight;
       var latlng = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
       var marker = L.marker(latlng, { icon: pinIcon(p.category, isNew), title: p.subject, riseOnHover: true });
-      marker.bindPopup(popupHtml(p), { maxWidth: 300, minWidth: 200 });
+      KdrDom.popup(marker, function () { return popupNode(p); }, { maxWidth: 300, minWidth: 200 });
       group.addLayer(marker);
       markers.set(key, { marker: marker, group: group, report: p.report, recorded: p.recorded_at, subject: p.subject, category: p.category });
       if (isNew) {
@@ -378,12 +389,13 @@
     silenceLayer.clearLayers();
     list.forEach(function (a) {
       a.facilities.forEach(function (f) {
-        L.circleMarker([f.lat, f.lng], {
+        var ring = L.circleMarker([f.lat, f.lng], {
           radius: 16, color: "#c62828", weight: 3, dashArray: "5 4", fill: true, fillOpacity: 0.08,
           className: "silence-ring",
-        }).bindTooltip(esc(T.silent) + ": " + esc(a.name) + "<br>" +
-          esc(a.last_report_at ? T.last_report + " " + when(a.last_report_at) : T.never))
-          .addTo(silenceLayer);
+        });
+        KdrDom.tooltip(ring, [T.silent + ": " + a.name, el("br"),
+          a.last_report_at ? T.last_report + " " + when(a.last_report_at) : T.never]);
+        ring.addTo(silenceLayer);
       });
     });
   }
@@ -394,21 +406,23 @@
     data.features.forEach(function (f) {
       var p = f.properties;
       if (p.layer === "district_boundary") {
-        L.geoJSON(f, { style: { color: "#52606d", weight: 1.5, dashArray: "4 3", fillColor: "#dde5ec", fillOpacity: 0.35 } })
-          .bindTooltip(esc(p.name)).addTo(districtLayer);
+        var outline = L.geoJSON(f, { style: { color: "#52606d", weight: 1.5, dashArray: "4 3", fillColor: "#dde5ec", fillOpacity: 0.35 } });
+        KdrDom.tooltip(outline, p.name);
+        outline.addTo(districtLayer);
       } else if (p.layer === "district") {
         var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
         bounds.push(ll);
-        L.circleMarker(ll, { radius: 5, color: "#52606d", weight: 1, fillColor: "#fff", fillOpacity: 1, interactive: false })
-          .bindTooltip(esc(p.name), { permanent: true, direction: "right", className: "district-label", offset: [6, 0] })
-          .addTo(districtLayer);
+        var centre = L.circleMarker(ll, { radius: 5, color: "#52606d", weight: 1, fillColor: "#fff", fillOpacity: 1, interactive: false });
+        KdrDom.tooltip(centre, p.name, { permanent: true, direction: "right", className: "district-label", offset: [6, 0] });
+        centre.addTo(districtLayer);
       } else if (p.layer === "facility") {
         var k = kindStyle[p.kind] || { colour: "#555" };
         var fl = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
         bounds.push(fl);
-        L.circleMarker(fl, { radius: 4, color: "#fff", weight: 1, fillColor: k.colour, fillOpacity: 0.9 })
-          .bindTooltip(esc(p.name) + "<br><small>" + esc(p.kind_label) + (p.capacity ? " · " + esc(T.capacity) + " " + num(p.capacity) : "") + "</small>")
-          .addTo(facilityLayer);
+        var place = L.circleMarker(fl, { radius: 4, color: "#fff", weight: 1, fillColor: k.colour, fillOpacity: 0.9 });
+        KdrDom.tooltip(place, [p.name, el("br"),
+          el("small", null, p.kind_label + (p.capacity ? " · " + T.capacity + " " + num(p.capacity) : ""))]);
+        place.addTo(facilityLayer);
       }
     });
     if (bounds.length > 1) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 13 });
@@ -436,32 +450,33 @@
   }
 
   function incidentOptions(selected) {
-    return '<option value="">' + esc(T.no_incident) + "</option>" + cfg.incidents.map(function (i) {
-      return '<option value="' + i.id + '"' + (i.id === selected ? " selected" : "") + ">" + esc(i.label) + "</option>";
-    }).join("");
+    return [el("option", { value: "" }, T.no_incident)].concat(cfg.incidents.map(function (i) {
+      return el("option", { value: i.id, selected: i.id === selected }, i.label);
+    }));
   }
 
-  function entryHtml(e, isNew) {
+  function entryNode(e, isNew) {
     var s = e.category ? catStyle[e.category] : null;
-    var number = e.number ? (e.url ? '<a href="' + esc(e.url) + '">' + esc(e.number) + "</a>" : esc(e.number)) :
-      (e.url ? '<a href="' + esc(e.url) + '">' + esc(T.details) + "</a>" : "");
-    var actions = "";
+    var number = e.number ? (e.url ? el("a", { href: e.url }, e.number) : e.number) :
+      (e.url ? el("a", { href: e.url }, T.details) : null);
+    var actions = null;
     if (cfg.is_hq && !state.asOf && e.report && (e.action === "report.original" || e.action === "report.correction") && e.report_status !== "withdrawn") {
-      actions = '<div class="entry-actions">' +
-        (e.report_status === "new"
-          ? '<button type="button" class="btn small ack" data-report="' + e.report + '">' + esc(T.acknowledge) + "</button>"
-          : '<span class="done">' + esc(T.acknowledged) + "</span>") +
-        '<label class="link-incident">' + esc(T.link_incident) +
-        ' <select data-report="' + e.report + '">' + incidentOptions(e.incident) + "</select></label></div>";
+      actions = el("div", { class: "entry-actions" },
+        e.report_status === "new"
+          ? el("button", { type: "button", class: "btn small ack", dataset: { report: e.report } }, T.acknowledge)
+          : el("span", { class: "done" }, T.acknowledged),
+        el("label", { class: "link-incident" }, T.link_incident + " ",
+          el("select", { dataset: { report: e.report } }, incidentOptions(e.incident))));
     }
-    return '<li class="entry act-' + esc(e.action.replace(".", "-")) + (isNew ? " is-new" : "") + '" data-id="' + e.id + '">' +
-      '<div class="entry-head"><time datetime="' + esc(e.at) + '">' + esc(when(e.at)) + "</time>" +
-      '<span class="badge">' + esc(e.action_label) + "</span>" +
-      (s ? '<span class="chip" style="--c:' + s.colour + '">' + esc(s.glyph) + " " + esc(e.category_label) + "</span>" : "") +
-      (e.agency_name ? '<span class="agency">' + esc(e.agency_name) + "</span>" : "") +
-      (isNew ? '<span class="new-label">' + esc(T.new) + "</span>" : "") + "</div>" +
-      '<p class="summary">' + esc(e.summary || e.text || "") + " " + number + "</p>" +
-      actions + "</li>";
+    return el("li", { class: "entry act-" + e.action.replace(".", "-") + (isNew ? " is-new" : ""), dataset: { id: e.id } },
+      el("div", { class: "entry-head" },
+        el("time", { datetime: e.at }, when(e.at)),
+        el("span", { class: "badge" }, e.action_label),
+        s ? el("span", { class: "chip", style: { "--c": s.colour } }, s.glyph + " " + e.category_label) : null,
+        e.agency_name ? el("span", { class: "agency" }, e.agency_name) : null,
+        isNew ? el("span", { class: "new-label" }, T.new) : null),
+      el("p", { class: "summary" }, (e.summary || e.text || "") + " ", number),
+      actions);
   }
 
   async function loadTimeline(reset, stale) {
@@ -476,21 +491,21 @@
     var highlight = state.timelineLoaded && !reset && !state.asOf;
     var fresh = page.results.filter(function (e) { return e.id > maxId; });
     if (reset || !state.timelineLoaded || fresh.length >= page.results.length) {
-      timelineList.innerHTML = page.results.length
-        ? page.results.map(function (e) { return entryHtml(e, highlight && e.id > maxId); }).join("")
-        : '<li class="empty">' + esc(T.empty_timeline) + "</li>";
+      fill(timelineList, page.results.length
+        ? page.results.map(function (e) { return entryNode(e, highlight && e.id > maxId); })
+        : el("li", { class: "empty" }, T.empty_timeline));
       state.timelineCursor = page.next;
     } else if (fresh.length) {
       var empty = timelineList.querySelector(".empty");
       if (empty) empty.remove();
-      timelineList.insertAdjacentHTML("afterbegin", fresh.map(function (e) { return entryHtml(e, true); }).join(""));
+      timelineList.prepend.apply(timelineList, fresh.map(function (e) { return entryNode(e, true); }));
       // Entries already shown may have changed state (acknowledged): refresh them in place.
     }
     page.results.forEach(function (e) {
       var node = timelineList.querySelector('[data-id="' + e.id + '"]');
       if (node && e.id <= maxId && state.timelineLoaded && !reset) {
-        var html = entryHtml(e, node.classList.contains("is-new"));
-        if (node.outerHTML !== html) node.outerHTML = html;
+        var entry = entryNode(e, node.classList.contains("is-new"));
+        if (!entry.isEqualNode(node)) node.replaceWith(entry);
       }
     });
     page.results.forEach(function (e) { if (e.id > state.timelineMaxId) state.timelineMaxId = e.id; });
@@ -503,7 +518,7 @@
     moreButton.disabled = true;
     try {
       var page = await getJSON(state.timelineCursor);
-      timelineList.insertAdjacentHTML("beforeend", page.results.map(function (e) { return entryHtml(e, false); }).join(""));
+      timelineList.append.apply(timelineList, page.results.map(function (e) { return entryNode(e, false); }));
       state.timelineCursor = page.next;
       moreButton.hidden = !page.next;
     } finally {
@@ -672,6 +687,8 @@
     if (!document.hidden && !state.asOf) refresh(false).then(schedule);
   });
 
+  // The as-of form is driven by its inputs; Enter must not submit it.
+  document.getElementById("asof-form").addEventListener("submit", function (ev) { ev.preventDefault(); });
   var asofInput = document.getElementById("asof-input");
   var asofSlider = document.getElementById("asof-slider");
   var asofNow = document.getElementById("asof-now");

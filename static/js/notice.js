@@ -10,24 +10,37 @@
   var fmtHM = new Intl.DateTimeFormat("ja-JP", { timeZone: TZ, hour: "2-digit", minute: "2-digit" });
   var fmtHMS = new Intl.DateTimeFormat("ja-JP", { timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
-  function esc(v) {
-    return String(v == null ? "" : v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-  }
+  var el = KdrDom.el;
   function hm(iso) { return iso ? fmtHM.format(new Date(iso)) : ""; }
+
+  // Puts the new content in the cell when it differs; true when it did.
+  function update(cell, nodes) {
+    var probe = el("td", null, nodes);
+    if (probe.innerHTML === cell.innerHTML) return false;
+    KdrDom.fill(cell, Array.from(probe.childNodes));
+    return true;
+  }
 
   function render(data) {
     data.recipients.forEach(function (r) {
       var row = table.querySelector('tr[data-agency="' + CSS.escape(r.agency) + '"]');
       if (!row) return;
-      var delivery = '<span class="status status-' + esc(r.delivery_status) + '">' + esc(r.delivery_status_label) + "</span>" +
-        (r.delivered_at ? " " + hm(r.delivered_at) : "") + (r.delivery_error ? " <small>" + esc(r.delivery_error) + "</small>" : "");
+      var delivery = [
+        el("span", { class: "status status-" + r.delivery_status }, r.delivery_status_label),
+        r.delivered_at ? " " + hm(r.delivered_at) : null,
+        r.delivery_error ? [" ", el("small", null, r.delivery_error)] : null,
+      ];
       var ack = r.acknowledged
-        ? '<span class="status status-ack">' + esc(T.ack) + "</span> " + hm(r.acknowledged_at) + (r.acknowledged_via ? " <small>(" + (r.acknowledged_via === "lineworks" ? "LINE WORKS" : "Web") + ")</small>" : "")
-        : '<span class="status status-unack">' + esc(T.unack) + "</span>";
+        ? [
+          el("span", { class: "status status-ack" }, T.ack), " " + hm(r.acknowledged_at),
+          r.acknowledged_via
+            ? [" ", el("small", null, "(" + (r.acknowledged_via === "lineworks" ? "LINE WORKS" : "Web") + ")")]
+            : null,
+        ]
+        : [el("span", { class: "status status-unack" }, T.unack)];
       var cells = row.querySelectorAll("td");
-      var changed = false;
-      if (cells[1].innerHTML !== delivery) { cells[1].innerHTML = delivery; changed = true; }
-      if (cells[2].innerHTML !== ack) { cells[2].innerHTML = ack; changed = true; }
+      var changed = update(cells[1], delivery);
+      changed = update(cells[2], ack) || changed;
       if (changed) { row.classList.remove("row-flash"); void row.offsetWidth; row.classList.add("row-flash"); }
     });
     ["sent", "acknowledged", "failed"].forEach(function (k) {

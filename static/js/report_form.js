@@ -72,9 +72,8 @@
     target.classList.toggle("error", !!isError);
   }
 
-  window.addEventListener("map:init", function (event) {
-    if (event.detail.id !== "report-map") return;
-    var map = event.detail.map;
+  (function () {
+    var map = KdrMap.create("report-map");
     var reference = KdrMap.addDistricts(map, KdrMap.readJSON("map-districts"));
     var marker = null;
 
@@ -130,7 +129,7 @@
         say(status, text, true);
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
-  });
+  })();
 
   // --- "Paste a chat message" ----------------------------------------------------------
   var pasteBox = document.getElementById("paste-box");

@@ -1,11 +1,30 @@
 /* Map helpers for the report pages. Without configured tiles the map is a plain background
-   with district points as labelled reference markers, so it stays usable offline. */
+   with district points as labelled reference markers, so it stays usable offline.
+   The page hands the map its settings in #map-config (centre, zoom, tiles); the map is made
+   here rather than by an inline script, so the Content-Security-Policy needs none. */
 (function () {
   "use strict";
+  var dom = window.KdrDom;
 
   function readJSON(id) {
-    var el = document.getElementById(id);
-    return el ? JSON.parse(el.textContent) : null;
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  // A Leaflet map in the element with that id, with the configured tiles (if any).
+  function create(id) {
+    var box = document.getElementById(id);
+    var cfg = readJSON("map-config") || {};
+    var map = L.map(box, {
+      center: cfg.center, zoom: cfg.zoom, minZoom: cfg.min_zoom, maxZoom: cfg.max_zoom
+    });
+    if (cfg.tiles && cfg.tiles.url) {
+      L.tileLayer(cfg.tiles.url, {
+        attribution: cfg.tiles.attribution, minZoom: cfg.min_zoom, maxZoom: cfg.max_zoom
+      }).addTo(map);
+    }
+    L.control.scale({ imperial: false }).addTo(map);
+    return map;
   }
 
   function addDistricts(map, districts) {
@@ -17,30 +36,19 @@
           style: { color: "#8a97a5", weight: 1, fill: false }
         }).addTo(layer);
       }
-      L.circleMarker([d.lat, d.lng], {
+      var point = L.circleMarker([d.lat, d.lng], {
         radius: 4, color: "#5b6470", weight: 1, fillColor: "#fff", fillOpacity: 1,
         interactive: false
-      }).bindTooltip(d.name, {
+      });
+      dom.tooltip(point, d.name, {
         permanent: true, direction: "right", offset: [8, 0], className: "district-label",
         interactive: false
-      }).addTo(layer);
+      });
+      point.addTo(layer);
     });
     layer.addTo(map);
     return layer;
   }
 
-  window.KdrMap = { readJSON: readJSON, addDistricts: addDistricts };
-
-  // Report detail: a small read-only map with the report's point.
-  window.addEventListener("map:init", function (event) {
-    if (event.detail.id !== "report-location") return;
-    var map = event.detail.map;
-    var box = document.getElementById("report-location");
-    var point = [parseFloat(box.dataset.lat), parseFloat(box.dataset.lng)];
-    addDistricts(map, readJSON("map-districts"));
-    L.circleMarker(point, {
-      radius: 9, color: "#b3261e", weight: 3, fillColor: "#b3261e", fillOpacity: 0.5
-    }).addTo(map);
-    map.setView(point, 13);
-  });
+  window.KdrMap = { readJSON: readJSON, create: create, addDistricts: addDistricts };
 })();
