@@ -292,6 +292,7 @@ def test_every_page_runs_under_the_policy(browser, live_server, afternoon, setti
         ("/dashboard/incidents/", None),
         (f"/dashboard/incidents/{incident.pk}/", None),
         ("/reports/", None),
+        ("/reports/review/", None),
         ("/reports/new/", "#report-map.leaflet-container"),
         (f"/reports/{report.pk}/", "#report-location.leaflet-container"),
         ("/notices/", None),
