@@ -12,7 +12,15 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.registry import SourceDocument, has_resolver, record_matches, resolve_source
+from audit.registry import (
+    SourceDocument,
+    content_problem,
+    has_resolver,
+    latest_state,
+    record_matches,
+    resolve_source,
+    state_matches,
+)
 from audit.services import event_intact
 from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
 from reports.models import Photo, Report, ReportChannel, ReportRevision, RevisionKind
@@ -89,12 +97,45 @@ class RevisionColumn:
 
 
 @dataclass
+class StateCheck:
+    """A row's current state against the last state the audit chain holds for it."""
+
+    event: AuditEvent | None
+    ok: bool | None  # None: no audit record
+
+
+def state_check(obj: Any, events: Any) -> StateCheck:
+    found = latest_state(events, obj)
+    if found is None:
+        return StateCheck(None, None)
+    event, record = found
+    return StateCheck(event, event_intact(event) and state_matches(obj, record))
+
+
+def _photo_check(photo: Photo, event: AuditEvent | None) -> None:
+    """Marks ``photo`` for the page: ``audit_ok`` (True, False, None = no record) and
+    ``audit_problem`` ("missing" or "differs") about the file itself."""
+    problem = content_problem(photo)
+    photo.audit_event = event
+    photo.audit_problem = (
+        "" if problem is None else "missing" if "missing" in problem else "differs"
+    )
+    photo.audit_ok = (
+        None
+        if event is None
+        else event_intact(event) and record_matches(photo, event.payload["record"]) and not problem
+    )
+
+
+@dataclass
 class History:
     report: Report
     columns: list[RevisionColumn]
     rows: list[Row]
     events: list[AuditEvent]
     views: int
+    report_check: StateCheck | None = None
+    incident_check: StateCheck | None = None
 
 
 def report_history(report: Report) -> History:
@@ -124,6 +165,30 @@ def report_history(report: Report) -> History:
         .filter(action__startswith="audit.")
         .count()
     )
+
+    by_photo = {
+        e.object_id: e
+        for e in events
+        if e.object_type == "reports.photo" and "record" in (e.payload or {})
+    }
+    for p in photos:
+        _photo_check(p, by_photo.get(str(p.pk)))
+    state_events = AuditEvent.objects.filter(
+        Q(object_type="reports.report", object_id=str(report.pk))
+        | Q(object_type="reports.reportrevision", object_id__in=rev_ids),
+        payload__has_key="states",
+    ).order_by("id")
+    report_check = state_check(report, state_events)
+    incident_check = None
+    if report.incident_id is not None:
+        incident_check = state_check(
+            report.incident,
+            AuditEvent.objects.filter(
+                object_type="reports.incident",
+                object_id=str(report.incident_id),
+                payload__has_key="states",
+            ).order_by("id"),
+        )
 
     columns = []
     for rev in revisions:
@@ -214,4 +279,4 @@ def report_history(report: Report) -> History:
         ),
         row("check", _("監査記録との照合"), ["" for _r in revisions], "check"),
     ]
-    return History(report, columns, rows, events, views)
+    return History(report, columns, rows, events, views, report_check, incident_check)
