@@ -11,15 +11,21 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, permissions, serializers, status
+from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.access import can_audit
-from audit.models import AnchorTrigger, AuditEvent, ChainAnchor, ChainVerification
-from audit.services import audit_record, chain_anchor_publish, chain_head, filter_events
+from audit.models import AuditEvent, ChainAnchor, ChainVerification
+from audit.services import (
+    AnchorRateLimited,
+    audit_record,
+    chain_anchor_request,
+    chain_head,
+    filter_events,
+)
 from kurashiki_dr.api import Conflict, error_responses
 
 
@@ -185,13 +191,27 @@ class AnchorPublishView(APIView):
     @extend_schema(
         operation_id="audit_chain_anchors_create",
         summary="チェーンの先頭ハッシュを今すぐ公開",
-        description="本部の LINE WORKS トークに送られ、公開済みハッシュとして保存されます。",
+        description=(
+            "本部の LINE WORKS トークに送られ、公開済みハッシュとして保存されます。"
+            "前回の公開以降に新しい記録がなければ何も送らず、その公開済みハッシュを 200 で"
+            "返します。1人あたり一定間隔（既定5分）に1回までで、それより早いと 429 です。"
+        ),
         request=None,
-        responses={201: AnchorSerializer, **error_responses(401, 403, 409)},
+        responses={
+            201: AnchorSerializer,
+            200: AnchorSerializer,
+            **error_responses(401, 403, 409, 429),
+        },
         tags=["audit"],
     )
     def post(self, request: Request) -> Response:
-        anchor = chain_anchor_publish(actor=request.user, trigger=AnchorTrigger.MANUAL, force=True)
-        if anchor is None:
+        try:
+            result = chain_anchor_request(actor=request.user)
+        except AnchorRateLimited as refused:
+            raise exceptions.Throttled(wait=refused.retry_after, detail=refused.message) from None
+        if result.anchor is None:
             raise Conflict(_("監査ログはまだ空です。"))
-        return Response(AnchorSerializer(anchor).data, status=status.HTTP_201_CREATED)
+        return Response(
+            AnchorSerializer(result.anchor).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

@@ -35,9 +35,10 @@ from django.utils import timezone
 from audit import chain
 from audit.exports import ReportFilter, iter_report_id_pages, report_documents, stream_csv
 from audit.models import AuditEvent, ChainAnchor
-from audit.registry import has_resolver, resolve_source
+from audit.registry import content_problem, has_resolver, resolve_source
 from audit.services import iter_chain
 from audit.zipstream import ZipStream
+from reports.models import Photo
 
 FORMAT = "kdr-evidence-bundle/1"
 _CHUNK = 256 * 1024
@@ -125,10 +126,25 @@ def _event_line(event: dict[str, Any], in_scope: bool) -> bytes:
     return _jsonl(line)
 
 
+def photo_file_problems(flt: ReportFilter) -> list[tuple[int, str]]:
+    """(photo id, problem) for every photo in scope whose original file is missing or no
+    longer has the SHA-256 recorded when it was stored. A bundle is not made while there is
+    any: it would carry less evidence than its records claim."""
+    problems = []
+    for ids in iter_report_id_pages(flt, page_size=500):
+        for photo in Photo.objects.filter(report_id__in=ids).order_by("id"):
+            problem = content_problem(photo)
+            if problem is not None:
+                problems.append((photo.pk, problem))
+    return problems
+
+
 def stream_bundle(
     flt: ReportFilter, *, user: Any, readme: str, moment: datetime | None = None
 ) -> Iterator[bytes]:
-    """The zip, chunk by chunk. The caller has recorded the export's audit event."""
+    """The zip, chunk by chunk. The caller has recorded the export's audit event and checked
+    ``photo_file_problems`` (a photo file that disappears meanwhile is listed as missing,
+    which makes the bundle fail verification)."""
     moment = moment or timezone.now()
     archive = ZipStream(timezone.localtime(moment))
     scope = _Scope()

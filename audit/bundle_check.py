@@ -7,7 +7,7 @@ Checks, in order:
 3. every published head (the bundle's anchors and any given with ``--anchor``) that falls
    inside the segment matches it;
 4. every revision and photo record in reports.jsonl equals the snapshot its audit event
-   holds, and every photo file has the SHA-256 its record states;
+   holds, and every photo file is there and has the SHA-256 its record states;
 5. every raw source message has the SHA-256 it states.
 Editing any file and recomputing the manifest still fails at 2-4; rewriting the events too
 fails at 3 against the heads published in LINE WORKS.
@@ -230,7 +230,11 @@ def _check_photo_file(
 ) -> None:
     entry = photo_files.get(str(photo.get("id")))
     if entry is None or not entry.get("file"):
-        report.notes.append(f"photo {photo.get('id')}: file not included")
+        # The original file is evidence: a bundle without it proves less than it claims.
+        report.problems.append(
+            f"photo {photo.get('id')}: the file is not in the bundle (it was missing when "
+            "the bundle was made)"
+        )
         return
     if entry["file"] not in names:
         report.problems.append(f"photo {photo.get('id')}: file {entry['file']} is missing")

@@ -100,6 +100,15 @@ def hash_matches(event: Mapping[str, Any], expected_hash: str) -> bool:
     return event_hash(event) == expected_hash
 
 
+def state_digest(value: Any) -> bytes:
+    """A compact fingerprint of a JSON value for the verifier's in-memory map of audited
+    states. Deterministic for a given value (orjson where it can, the reference otherwise);
+    two fingerprints that differ are only a hint, confirmed with ``same_json`` before a
+    problem is reported."""
+    fast = _fast(value)
+    return hashlib.sha256(fast if fast is not None else dumps(value).encode("utf-8")).digest()
+
+
 def same_json(a: Any, b: Any) -> bool:
     """True when two JSON values are equal in canonical form (the digest's view)."""
     fa, fb = _fast(a), _fast(b)

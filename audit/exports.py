@@ -5,11 +5,13 @@ Memory stays constant whatever the volume: reports are walked in keyset pages by
 OFFSET), each page's revisions fetched in one query, and every page is written out before
 the next is read. The exports read through the same filter the auditor's search uses.
 
-CSV format (UTF-8 with BOM so that Excel in Japan opens it; RFC 4180 quoting as PostgreSQL
-writes it, LF line ends; times in Asia/Tokyo, ISO 8601 with offset and microseconds): the
-columns in ``CSV_COLUMNS``, then one column per category field named ``<category>.<field>``,
-filled only for that category. Empty cell = no value; booleans are ``true``/``false``;
-lists (outage areas) are JSON.
+CSV format (written by ``audit.spreadsheet``, the one CSV writer: UTF-8 with BOM so that
+Excel in Japan opens it; RFC 4180 quoting as PostgreSQL writes it, LF line ends; a text cell
+starting with = + - @, a tab or a CR, or with ', gets a leading ' so a spreadsheet never runs
+it as a formula; times in Asia/Tokyo, ISO 8601 with offset and microseconds): the columns in
+``CSV_COLUMNS``, then one column per category field named ``<category>.<field>``, filled
+only for that category. Empty cell = no value; booleans are ``true``/``false``; lists
+(outage areas) are JSON; numbers (also negative ones) are plain numbers.
 
 JSON Lines format: times in UTC, ISO 8601. Each revision is exactly the snapshot that its
 audit event vouches for, plus a few ``*_name`` labels for reading (not vouched for).
@@ -29,6 +31,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from agencies.models import Agency, District, Facility
+from audit import spreadsheet
 from audit.prefetch import can_prefetch, ordered_parallel
 from audit.registry import snapshot_of
 from reports.categories import SCHEMAS
@@ -37,7 +40,7 @@ from reports.models import Incident, Photo, Report, ReportRevision, format_numbe
 EXPORT_TZ = ZoneInfo("Asia/Tokyo")
 _EXPORT_OFFSET = "+09:00"  # Asia/Tokyo has had no daylight saving time since 1951
 PAGE_SIZE = 2000
-BOM = "\ufeff"
+BOM = spreadsheet.BOM
 
 CSV_COLUMNS: tuple[str, ...] = (
     "report_id",
@@ -245,25 +248,34 @@ def _pg_sql() -> str:
     q = connection.ops.quote_name
     user_model = get_user_model()
     username = q(user_model._meta.get_field(user_model.USERNAME_FIELD).column)
-    field_cells = ",\n".join(
-        f"CASE WHEN rv.category = '{category}' THEN rv.fields ->> '{name}' END"
-        for category, name in FIELD_COLUMNS
-    )
+    author = f"(SELECT {username} FROM {q(user_model._meta.db_table)} WHERE id = rv.author_id)"  # noqa: S608
+    text = spreadsheet.sql_text_cell
+
+    # A field's text is neutralised like any text cell; numbers and booleans stay as they are.
+    def field_cell(category: str, name: str) -> str:
+        value = f"rv.fields ->> '{name}'"
+        return (
+            f"CASE WHEN rv.category = '{category}' THEN CASE "
+            f"WHEN jsonb_typeof(rv.fields -> '{name}') = 'string' "
+            f"THEN {text(value)} ELSE {value} END END"
+        )
+
+    field_cells = ",\n".join(field_cell(category, name) for category, name in FIELD_COLUMNS)
     # Names by scalar subqueries: one primary-key probe each, whatever the planner estimates.
     return f"""
         COPY (
         SELECT rv.report_id,
                'R-' || CASE WHEN rv.report_id < 1000000 THEN lpad(rv.report_id::text, 6, '0')
                        ELSE rv.report_id::text END,
-               rv.number, rv.kind, r.status,
-               (SELECT code FROM {q(Agency._meta.db_table)} WHERE id = r.agency_id),
-               (SELECT name FROM {q(Agency._meta.db_table)} WHERE id = r.agency_id),
-               rv.category, r.incident_id, rv.channel,
-               (SELECT {username} FROM {q(user_model._meta.db_table)} WHERE id = rv.author_id),
+               rv.number, {text("rv.kind")}, {text("r.status")},
+               {text(f"(SELECT code FROM {q(Agency._meta.db_table)} WHERE id = r.agency_id)")},
+               {text(f"(SELECT name FROM {q(Agency._meta.db_table)} WHERE id = r.agency_id)")},
+               {text("rv.category")}, r.incident_id, {text("rv.channel")},
+               {text(author)},
                {ts("rv.observed_at")}, {ts("rv.recorded_at")}, rv.lat, rv.lng,
-               (SELECT name FROM {q(Facility._meta.db_table)} WHERE id = rv.facility_id),
-               (SELECT name FROM {q(District._meta.db_table)} WHERE id = rv.district_id),
-               rv.text, rv.reason, rv.source_ref,
+               {text(f"(SELECT name FROM {q(Facility._meta.db_table)} WHERE id = rv.facility_id)")},
+               {text(f"(SELECT name FROM {q(District._meta.db_table)} WHERE id = rv.district_id)")},
+               {text("rv.text")}, {text("rv.reason")}, {text("rv.source_ref")},
                {field_cells}
         FROM {q(ReportRevision._meta.db_table)} rv
         JOIN {q(Report._meta.db_table)} r ON r.id = rv.report_id
@@ -283,21 +295,8 @@ def _csv_page_postgresql(ids: list[int], sql: str) -> tuple[bytes, int]:
         return data, raw.rowcount
 
 
-def _csv_cell_text(value: Any) -> str:
-    """One cell exactly as PostgreSQL's CSV output writes it (so both paths agree): NULL is
-    empty, an empty string is "", a value with a comma, quote, CR or LF is quoted."""
-    if value is None:
-        return ""
-    text = (
-        value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-    )
-    if text == "" or any(c in text for c in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def _csv_line(row: tuple[Any, ...] | list[Any]) -> str:
-    return ",".join(_csv_cell_text(v) for v in row) + "\n"
+    return spreadsheet.line(row)
 
 
 def iter_csv_pages(
@@ -325,7 +324,7 @@ def stream_csv(
     flt: ReportFilter, *, progress: Progress | None = None, fast: bool | None = None
 ) -> Iterator[bytes]:
     """The CSV as UTF-8 chunks, the BOM and the header first."""
-    yield (BOM + _csv_line(CSV_HEADER)).encode("utf-8")
+    yield spreadsheet.header(CSV_HEADER)
     for data, count in iter_csv_pages(flt, fast=fast):
         yield data
         if progress is not None:
@@ -336,6 +335,8 @@ def parse_csv_cell(column: str, value: str) -> Any:
     """Read one cell back into the value it was written from (for tools and tests)."""
     if value == "":
         return None
+    if value.startswith("'"):  # neutralised text (see audit.spreadsheet); never a number
+        return spreadsheet.text_from_cell(value)
     if column in ("report_id", "revision", "incident_id"):
         return int(value)
     if column in ("lat", "lng"):

@@ -12,7 +12,15 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.registry import SourceDocument, has_resolver, record_matches, resolve_source
+from audit.registry import (
+    SourceDocument,
+    content_problem,
+    has_resolver,
+    latest_state,
+    record_matches,
+    resolve_source,
+    state_matches,
+)
 from audit.services import event_intact
 from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
 from reports.models import (
@@ -110,6 +118,36 @@ class ReviewEntry:
         return _("、").join(str(labels.get(r, r)) for r in self.review.reasons)
 
 
+class StateCheck:
+    """A row's current state against the last state the audit chain holds for it."""
+
+    event: AuditEvent | None
+    ok: bool | None  # None: no audit record
+
+
+def state_check(obj: Any, events: Any) -> StateCheck:
+    found = latest_state(events, obj)
+    if found is None:
+        return StateCheck(None, None)
+    event, record = found
+    return StateCheck(event, event_intact(event) and state_matches(obj, record))
+
+
+def _photo_check(photo: Photo, event: AuditEvent | None) -> None:
+    """Marks ``photo`` for the page: ``audit_ok`` (True, False, None = no record) and
+    ``audit_problem`` ("missing" or "differs") about the file itself."""
+    problem = content_problem(photo)
+    photo.audit_event = event
+    photo.audit_problem = (
+        "" if problem is None else "missing" if "missing" in problem else "differs"
+    )
+    photo.audit_ok = (
+        None
+        if event is None
+        else event_intact(event) and record_matches(photo, event.payload["record"]) and not problem
+    )
+
+
 @dataclass
 class History:
     report: Report
@@ -118,6 +156,8 @@ class History:
     events: list[AuditEvent]
     views: int
     reviews: list[ReviewEntry] = field(default_factory=list)
+    report_check: StateCheck | None = None
+    incident_check: StateCheck | None = None
 
 
 def report_history(report: Report) -> History:
@@ -150,6 +190,30 @@ def report_history(report: Report) -> History:
         .filter(action__startswith="audit.")
         .count()
     )
+
+    by_photo = {
+        e.object_id: e
+        for e in events
+        if e.object_type == "reports.photo" and "record" in (e.payload or {})
+    }
+    for p in photos:
+        _photo_check(p, by_photo.get(str(p.pk)))
+    state_events = AuditEvent.objects.filter(
+        Q(object_type="reports.report", object_id=str(report.pk))
+        | Q(object_type="reports.reportrevision", object_id__in=rev_ids),
+        payload__has_key="states",
+    ).order_by("id")
+    report_check = state_check(report, state_events)
+    incident_check = None
+    if report.incident_id is not None:
+        incident_check = state_check(
+            report.incident,
+            AuditEvent.objects.filter(
+                object_type="reports.incident",
+                object_id=str(report.incident_id),
+                payload__has_key="states",
+            ).order_by("id"),
+        )
 
     columns = []
     for rev in revisions:
@@ -252,4 +316,13 @@ def report_history(report: Report) -> History:
         if event is not None:
             ok = event_intact(event) and record_matches(item, event.payload["record"])
         entries.append(ReviewEntry(item, event, ok))
-    return History(report, columns, rows, events, views, entries)
+    return History(
+        report,
+        columns,
+        rows,
+        events,
+        views,
+        reviews=entries,
+        report_check=report_check,
+        incident_check=incident_check,
+    )

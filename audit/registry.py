@@ -5,7 +5,17 @@ and a snapshot function. The service that creates such a record writes one audit
 ``payload["record"] = snapshot(obj)`` and ``object_type`` the model label. ``RecordChecker``
 (fed during the chain walk) and ``verify_records`` then check every record against its event,
 so a record edited, deleted or inserted by SQL is found even though the chain itself is
-intact.
+intact. A record may also name a content check (a photo's file on disk against the SHA-256
+its record holds) and the rows not yet due an event (a LINE WORKS message still waiting to
+be processed).
+
+States: rows that change (a report's status, agency, incident link and current revision; an
+incident; a notice's acknowledgement per agency). Every service that writes such a row puts
+its snapshot after the change into the audit event of that change, in the same transaction:
+``payload["states"] = [state_of(obj), ...]`` (one event may carry several, e.g. a notice and
+its recipients). Verification keeps the latest state per row while it walks the chain and
+then compares each row with it: a row edited, deleted or inserted by SQL no longer matches
+the last state the chain holds for it.
 
 Sources: where a revision came from outside the portal. ``ReportRevision.source_ref`` holds a
 reference such as ``"lineworks:inbound:123"``; the app that owns the raw message registers a
@@ -25,13 +35,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, DateTimeField, Exists, JSONField, Model, OuterRef
+from django.db.models import CharField, DateTimeField, Exists, JSONField, Model, OuterRef, Q
 from django.db.models.base import ModelState
 from django.db.models.functions import Cast
 from django.utils.module_loading import autodiscover_modules
@@ -42,7 +52,11 @@ from audit.models import AuditEvent
 logger = logging.getLogger(__name__)
 
 Snapshot = Callable[[Any], dict[str, Any]]
+ContentCheck = Callable[[Any], "str | None"]
 _RECORDS: dict[str, tuple[type[Model], Snapshot]] = {}
+_CONTENT_CHECKS: dict[str, ContentCheck] = {}
+_UNVOUCHED: dict[str, Q] = {}
+_STATES: dict[str, tuple[type[Model], Snapshot]] = {}
 _discovered = False
 
 
@@ -55,8 +69,69 @@ def _discover() -> None:
         _discovered = True
 
 
-def register_record(model: type[Model], snapshot: Snapshot) -> None:
-    _RECORDS[model._meta.label_lower] = (model, snapshot)
+def register_record(
+    model: type[Model],
+    snapshot: Snapshot,
+    *,
+    content_check: ContentCheck | None = None,
+    unvouched: Q | None = None,
+) -> None:
+    """``content_check(obj)`` returns why the row's content outside the database (a file)
+    differs from its record, or None. ``unvouched`` selects rows that have no event yet by
+    design (they get one when processed); every other row must have one."""
+    label = model._meta.label_lower
+    _RECORDS[label] = (model, snapshot)
+    if content_check is not None:
+        _CONTENT_CHECKS[label] = content_check
+    if unvouched is not None:
+        _UNVOUCHED[label] = unvouched
+
+
+def register_state(model: type[Model], snapshot: Snapshot) -> None:
+    _STATES[model._meta.label_lower] = (model, snapshot)
+
+
+def state_of(obj: Model) -> dict[str, Any]:
+    """The entry for ``payload["states"]``: the row's audited state as it is now (call after
+    the change, inside its transaction)."""
+    _discover()
+    label = obj._meta.label_lower
+    return {"type": label, "id": obj.pk, "record": _STATES[label][1](obj)}
+
+
+def state_labels() -> frozenset[str]:
+    _discover()
+    return frozenset(_STATES)
+
+
+def latest_state(events: Iterable[Any], obj: Model) -> tuple[Any, Any] | None:
+    """(event, recorded state) of the last of ``events`` (AuditEvent rows in id order) that
+    holds a state for ``obj``, or None."""
+    label = obj._meta.label_lower
+    found = None
+    for event in events:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        for entry in payload.get("states") or ():
+            if (
+                isinstance(entry, dict)
+                and entry.get("type") == label
+                and str(entry.get("id")) == str(obj.pk)
+            ):
+                found = (event, entry.get("record"))
+    return found
+
+
+def state_matches(obj: Model, record: Any) -> bool:
+    _discover()
+    return chain.same_json(_STATES[obj._meta.label_lower][1](obj), record)
+
+
+def content_problem(obj: Model) -> str | None:
+    """Why the row's content outside the database differs from its record (None: it does
+    not, or the model has no such content)."""
+    _discover()
+    check = _CONTENT_CHECKS.get(obj._meta.label_lower)
+    return check(obj) if check is not None else None
 
 
 def snapshot_of(obj: Model) -> dict[str, Any]:
@@ -156,22 +231,56 @@ def _fetch_plan(model: type[Model]) -> _Plan:
     return plan
 
 
+def iter_model_pages(model: type[Model], chunk_size: int = 5000) -> Iterator[list[Model]]:
+    """Every row of ``model`` in primary-key order, in keyset pages (constant memory)."""
+    last: Any = None
+    if connection.vendor == "postgresql":
+        select = _fetch_plan(model)[0].split(" WHERE ", 1)[0]
+        pk_column = connection.ops.quote_name(model._meta.pk.column)
+        while True:
+            where = f"WHERE {pk_column} > %s " if last is not None else ""
+            params = [last, chunk_size] if last is not None else [chunk_size]
+            with connection.cursor() as cursor:
+                cursor.execute(f"{select} {where}ORDER BY {pk_column} LIMIT %s", params)
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            objects = build_instances(model, rows)
+            page = [objects[pk] for pk in sorted(objects)]
+            yield page
+            last = page[-1].pk
+    manager = model._default_manager.order_by("pk")
+    while True:
+        qs = manager.filter(pk__gt=last) if last is not None else manager
+        page = list(qs[:chunk_size])
+        if not page:
+            return
+        yield page
+        last = page[-1].pk
+
+
 Fetched = dict[str, dict[int, Model]]
+# label -> {row id: (id of the last event holding its state, state_digest of that state)}
+States = dict[str, dict[int, tuple[int, bytes]]]
 
 
 class RecordChecker:
-    """Checks audited records while the chain is walked (one pass over the events).
+    """Checks audited records and states while the chain is walked (one pass over events).
 
     Page by page: ``fetch(events)`` loads the rows those events vouch for (the verifier does
     this on its read-ahead thread), ``check(events, fetched)`` compares each with its
-    event's snapshot. ``finish`` looks for rows that no event vouches for. ``check`` and
-    ``finish`` return the first problem found, or None.
+    event's snapshot (and a photo's file with its SHA-256) and remembers the latest state
+    each event holds. ``finish`` looks for records that no event vouches for and compares
+    every stateful row with the last state the chain holds for it. ``check`` and ``finish``
+    return the first problem found, or None.
     """
 
     def __init__(self) -> None:
         _discover()
         self.labels = frozenset(_RECORDS)
+        self.state_types = frozenset(_STATES)
         self.checked = 0
+        self.states: States = {label: {} for label in _STATES}
 
     def _records(self, events: list[Mapping[str, Any]]) -> Iterator[tuple[str, Mapping]]:
         labels = self.labels
@@ -200,6 +309,7 @@ class RecordChecker:
         return {label: build_instances(_RECORDS[label][0], rows) for label, rows in raw.items()}
 
     def check(self, events: list[Mapping[str, Any]], fetched: Fetched) -> chain.ChainProblem | None:
+        self.remember_states(events)
         for label, event in self._records(events):
             object_id = event["object_id"]
             obj = fetched.get(label, {}).get(int(object_id))
@@ -210,8 +320,37 @@ class RecordChecker:
                     int(event["id"]),
                     f"{label} {object_id} no longer matches the audited content",
                 )
+            check = _CONTENT_CHECKS.get(label)
+            if check is not None:
+                problem = check(obj)
+                if problem is not None:
+                    return chain.ChainProblem(int(event["id"]), f"{label} {object_id}: {problem}")
             self.checked += 1
         return None
+
+    def remember_states(self, events: list[Mapping[str, Any]]) -> None:
+        """Keep, per stateful row, the last state the events hold (events in id order)."""
+        states, types, fingerprint = self.states, self.state_types, chain.state_digest
+        for event in events:
+            payload = event["payload"]
+            if not isinstance(payload, dict) or "states" not in payload:
+                continue
+            entries = payload["states"]
+            if not isinstance(entries, list):
+                continue
+            eid = int(event["id"])
+            for entry in entries:
+                if isinstance(entry, dict) and entry.get("type") in types:
+                    try:
+                        pk = int(entry["id"])
+                    except (KeyError, TypeError, ValueError):
+                        continue
+                    states[entry["type"]][pk] = (eid, fingerprint(entry.get("record")))
+
+    def merge_states(self, later: States) -> None:
+        """Fold in the states remembered by a later segment of the chain."""
+        for label, rows in later.items():
+            self.states.setdefault(label, {}).update(rows)
 
     def finish(self) -> chain.ChainProblem | None:
         for label, (model, _snapshot) in _RECORDS.items():
@@ -220,23 +359,62 @@ class RecordChecker:
                 object_id=Cast(OuterRef("pk"), CharField()),
                 payload__has_key="record",
             )
-            stray = (
-                model._default_manager.filter(~Exists(vouched))
-                .order_by("pk")
-                .values_list("pk", flat=True)
-                .first()
-            )
+            rows = model._default_manager.filter(~Exists(vouched))
+            if label in _UNVOUCHED:
+                rows = rows.exclude(_UNVOUCHED[label])
+            stray = rows.order_by("pk").values_list("pk", flat=True).first()
             if stray is not None:
                 return chain.ChainProblem(
                     0, f"{label} {stray} has no audit event (inserted outside the portal)"
                 )
+        return self.finish_states()
+
+    def finish_states(self) -> chain.ChainProblem | None:
+        """Every stateful row against the last state the chain holds for it (one pass over
+        each table in primary-key order). Consumes ``self.states``."""
+        fingerprint = chain.state_digest
+        for label, (model, snapshot) in _STATES.items():
+            latest = self.states.get(label, {})
+            for page in iter_model_pages(model):
+                for obj in page:
+                    entry = latest.pop(obj.pk, None)
+                    if entry is None:
+                        return chain.ChainProblem(
+                            0, f"{label} {obj.pk} has no audit event (inserted outside the portal)"
+                        )
+                    event_id, expected = entry
+                    current = snapshot(obj)
+                    if fingerprint(current) != expected and not _same_as_event(
+                        event_id, label, obj.pk, current
+                    ):
+                        return chain.ChainProblem(
+                            event_id, f"{label} {obj.pk} no longer matches the audited state"
+                        )
+                    self.checked += 1
+            if latest:
+                pk = min(latest)
+                return chain.ChainProblem(latest[pk][0], f"{label} {pk} was deleted")
         return None
 
 
+def _same_as_event(event_id: int, label: str, pk: Any, current: Any) -> bool:
+    """The exact comparison behind a differing fingerprint (rare: read the event again)."""
+    payload = AuditEvent.objects.filter(pk=event_id).values_list("payload", flat=True).first()
+    for entry in (payload or {}).get("states") or ():
+        if not isinstance(entry, dict) or entry.get("type") != label:
+            continue
+        if str(entry.get("id")) == str(pk):
+            return chain.same_json(current, entry.get("record"))
+    return False
+
+
 def verify_records(chunk_size: int = 2000) -> chain.ChainProblem | None:
-    """Check every audited record against its event (a separate pass over the events)."""
+    """Check every audited record and state against its events (a separate pass over the
+    events)."""
     checker = RecordChecker()
-    events = AuditEvent.objects.filter(object_type__in=checker.labels, payload__has_key="record")
+    events = AuditEvent.objects.filter(
+        Q(object_type__in=checker.labels, payload__has_key="record") | Q(payload__has_key="states")
+    )
     last_id = 0
     while True:
         page = list(
@@ -270,6 +448,9 @@ class SourceDocument:
     content_type: str = "application/json"
     received_at: datetime | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
+    # Does the stored message still match what the audit chain recorded for it? None: the
+    # owning app does not say (or the message is not processed yet).
+    intact: bool | None = None
 
     @property
     def sha256(self) -> str:

@@ -1,24 +1,28 @@
 """Writing, verifying and anchoring the audit chain.
 
 Threat model, in short: the hash chain makes any edit, deletion, insertion or reordering of
-events visible, and the record checks make SQL edits of audited rows (revisions, photos)
-visible. Someone with write access to the database could still rewrite the *whole* chain
-with fresh hashes. Anchors stop that: every hour (and on demand) the head hash is published
-to HQ's LINE WORKS talk, outside the database, and kept in ``ChainAnchor``. Verification
-compares the chain with the stored anchors and with any published heads given to it
-(``verify_audit_chain --anchor N:HASH``). The stored anchors can be rewritten by the same
-attacker; the published copies cannot, which is why an auditor compares against them.
+events visible, and the record and state checks make SQL edits of audited rows visible
+(revisions, photos and their files, reports, incidents, notices and their acknowledgements,
+stored LINE WORKS messages; see ``audit.registry``). Someone with write access to the
+database could still rewrite the *whole* chain with fresh hashes. Anchors stop that: every
+hour (and on demand) the head hash is published to HQ's LINE WORKS talk, outside the
+database, and kept in ``ChainAnchor``. Verification compares the chain with the stored
+anchors and with any published heads given to it (``verify_audit_chain --anchor N:HASH``).
+The stored anchors can be rewritten by the same attacker; the published copies cannot,
+which is why an auditor compares against them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -236,6 +240,8 @@ class _Segment:
     start_prev_hash: str
     record_problem: chain.ChainProblem | None
     records_checked: int
+    # The last state each stateful row has in this segment (see RecordChecker.states).
+    states: dict[str, dict[int, tuple[int, bytes]]]
 
 
 def _verify_segment(
@@ -293,7 +299,13 @@ def _verify_segment(
         checkpoints=checkpoints,
         up_to=None if last else until_id,
     )
-    return _Segment(walked, start, record_problem[0] if record_problem else None, checker.checked)
+    return _Segment(
+        walked,
+        start,
+        record_problem[0] if record_problem else None,
+        checker.checked,
+        checker.states,
+    )
 
 
 def _segment_in_child(
@@ -386,8 +398,11 @@ def verify_chain(
         previous = segment
     if problem is None:
         problem = next((s.record_problem for s in segments if s.record_problem), None)
+    final = RecordChecker()
     if problem is None:
-        problem = RecordChecker().finish()
+        for segment in segments:  # in chain order: a later state replaces an earlier one
+            final.merge_states(segment.states)
+        problem = final.finish()
     last = previous.walked if previous is not None else segments[-1].walked
     return VerifyResult(
         events=sum(s.walked.count for s in segments),
@@ -395,7 +410,7 @@ def verify_chain(
         problem=problem,
         head_id=last.last_id,
         anchors_checked=sum(s.walked.checkpoints_checked for s in segments),
-        records_checked=sum(s.records_checked for s in segments),
+        records_checked=sum(s.records_checked for s in segments) + final.checked,
     )
 
 
@@ -446,6 +461,29 @@ def anchor_text(anchor: ChainAnchor) -> str:
     )
 
 
+def _publish_head(head: dict[str, Any], *, actor: Any | None, trigger: str) -> ChainAnchor:
+    """Store ``head`` as an anchor, record it and hand the text to ``chain_anchored``
+    receivers. Caller holds the transaction and the chain's lock."""
+    anchor = ChainAnchor(
+        head_id=head["id"],
+        head_hash=head["hash"],
+        created_at=timezone.now(),
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+        trigger=trigger,
+        text="",
+    )
+    anchor.text = anchor_text(anchor)
+    anchor.save()
+    audit_record(
+        actor=actor,
+        action="audit.anchor",
+        obj=anchor,
+        payload={"head_id": anchor.head_id, "head_hash": anchor.head_hash, "trigger": trigger},
+    )
+    signals.chain_anchored.send(sender=ChainAnchor, text=anchor.text, anchor=anchor)
+    return anchor
+
+
 def chain_anchor_publish(
     *, actor: Any | None = None, trigger: str = AnchorTrigger.SCHEDULE, force: bool = False
 ) -> ChainAnchor | None:
@@ -454,7 +492,8 @@ def chain_anchor_publish(
 
     Returns None, doing nothing, when the chain is empty or, unless ``force``, when nothing
     but earlier anchor events was appended since the last anchor: the hourly schedule then
-    stays quiet on an idle night. Safe to call twice.
+    stays quiet on an idle night. Safe to call twice. (A person's "publish now" goes through
+    ``chain_anchor_request``, which is rate-limited.)
     """
     with transaction.atomic():
         _lock_chain()  # the head read here stays the head until this transaction commits
@@ -468,24 +507,79 @@ def chain_anchor_publish(
             )
             if last.head_id == head["id"] or not new_events.exists():
                 return None
-        anchor = ChainAnchor(
-            head_id=head["id"],
-            head_hash=head["hash"],
-            created_at=timezone.now(),
-            created_by=actor if actor is not None and actor.is_authenticated else None,
-            trigger=trigger,
-            text="",
-        )
-        anchor.text = anchor_text(anchor)
-        anchor.save()
-        audit_record(
-            actor=actor,
-            action="audit.anchor",
-            obj=anchor,
-            payload={"head_id": anchor.head_id, "head_hash": anchor.head_hash, "trigger": trigger},
-        )
-        signals.chain_anchored.send(sender=ChainAnchor, text=anchor.text, anchor=anchor)
+        anchor = _publish_head(head, actor=actor, trigger=trigger)
     return anchor
+
+
+class AnchorRateLimited(Exception):
+    """A person asked to publish again too soon; ``retry_after`` seconds remain."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        interval = settings.AUDIT_ANCHOR_MANUAL_INTERVAL
+        return _("公開ハッシュの送信は1人%(m)s分に1回までです。あと%(s)s秒お待ちください。") % {
+            "m": number_format(max(1, round(interval / 60))),
+            "s": self.retry_after,
+        }
+
+
+@dataclass(frozen=True)
+class AnchorRequest:
+    anchor: ChainAnchor | None  # None: the chain is empty
+    created: bool  # False: this head was already published (nothing sent)
+
+
+def _bookkeeping_since(head_id: int) -> bool:
+    """True when nothing but the log's own bookkeeping follows event ``head_id``: anchor
+    events and views of the chain status page (which the publish button redirects to)."""
+    return (
+        not AuditEvent.objects.filter(id__gt=head_id)
+        .exclude(action="audit.anchor")
+        .exclude(action="audit.view", object_type="audit.chain")
+        .exists()
+    )
+
+
+def chain_anchor_request(*, actor: Any) -> AnchorRequest:
+    """An auditor's or HQ's "publish the head now" (the chain page's button, the API).
+
+    Publishing the same head again is a no-op: when nothing but bookkeeping was recorded
+    since the last published head, that anchor is returned with ``created=False`` and no
+    message is sent. Otherwise one person may publish at most once per
+    ``AUDIT_ANCHOR_MANUAL_INTERVAL`` seconds (each is a message in HQ's talk); sooner
+    raises ``AnchorRateLimited``. Checked under the chain's lock, so concurrent requests
+    cannot both pass.
+    """
+    with transaction.atomic():
+        _lock_chain()
+        head = AuditEvent.objects.order_by("-id").values("id", "hash").first()
+        if head is None:
+            return AnchorRequest(None, False)
+        last = ChainAnchor.objects.order_by("-head_id", "-id").first()
+        if last is not None and _bookkeeping_since(last.head_id):
+            return AnchorRequest(last, False)
+        interval = settings.AUDIT_ANCHOR_MANUAL_INTERVAL
+        if interval and actor is not None and actor.is_authenticated:
+            now = timezone.now()
+            recent = (
+                ChainAnchor.objects.filter(
+                    created_by=actor,
+                    trigger=AnchorTrigger.MANUAL,
+                    created_at__gt=now - timedelta(seconds=interval),
+                )
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if recent is not None:
+                wait = interval - (now - recent).total_seconds()
+                raise AnchorRateLimited(max(1, math.ceil(wait)))
+        anchor = _publish_head(head, actor=actor, trigger=AnchorTrigger.MANUAL)
+    return AnchorRequest(anchor, True)
 
 
 def filter_events(qs: Any, data: dict[str, Any]) -> Any:

@@ -33,11 +33,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit import cap, exports
 from audit.access import can_audit
-from audit.bundle import stream_bundle
+from audit.bundle import photo_file_problems, stream_bundle
 from audit.forms import BundleForm, EventFilterForm, MomentForm, ReportSearchForm, WindowForm
 from audit.history import report_history
-from audit.models import AnchorTrigger, AuditEvent, ChainAnchor, ChainVerification
-from audit.services import audit_record, chain_anchor_publish, chain_head, filter_events
+from audit.models import AuditEvent, ChainAnchor, ChainVerification
+from audit.services import (
+    AnchorRateLimited,
+    audit_record,
+    chain_anchor_request,
+    chain_head,
+    filter_events,
+)
 from audit.tasks import chain_verify_task
 from audit.zipstream import ZipStream
 from notices.models import Notice
@@ -239,10 +245,28 @@ def chain_status(request: HttpRequest) -> HttpResponse:
 @auditor_required
 def anchor_publish(request: HttpRequest) -> HttpResponse:
     """Publish the chain head now (an auditor's or HQ's button). Quick: one anchor row, one
-    event and the outbox row the LINE WORKS receiver adds."""
-    anchor = chain_anchor_publish(actor=request.user, trigger=AnchorTrigger.MANUAL, force=True)
+    event and the outbox row the LINE WORKS receiver adds. Rate-limited per person; the
+    same head twice sends nothing."""
+    try:
+        result = chain_anchor_request(actor=request.user)
+    except AnchorRateLimited as refused:
+        messages.error(request, refused.message)
+        return redirect("audit:chain")
+    anchor = result.anchor
     if anchor is None:
         messages.info(request, _("監査ログはまだ空です。"))
+    elif not result.created:
+        messages.info(
+            request,
+            _(
+                "イベント #%(n)s までのハッシュは %(t)s に公開済みです。"
+                "その後に新しい記録がないため、送信しませんでした。"
+            )
+            % {
+                "n": anchor.head_id,
+                "t": timezone.localtime(anchor.created_at).strftime("%Y-%m-%d %H:%M"),
+            },
+        )
     else:
         messages.success(
             request,
@@ -429,6 +453,25 @@ def export_bundle(request: HttpRequest) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     flt = form.to_filter()
+    problems = photo_file_problems(flt)
+    if problems:
+        lines = [
+            _(
+                "写真のファイルが失われているか、保存時の SHA-256 と一致しないため、"
+                "証拠パッケージを作成できません。改ざん検証を実行し、管理者に連絡してください。"
+            ),
+            *(
+                _("写真 #%(id)s: %(problem)s")
+                % {
+                    "id": pk,
+                    "problem": _("ファイルがありません")
+                    if "missing" in problem
+                    else _("ファイルの SHA-256 が保存時と一致しません"),
+                }
+                for pk, problem in problems
+            ),
+        ]
+        return HttpResponse("\n".join(lines), status=409, content_type="text/plain; charset=utf-8")
     moment = timezone.now()
     if flt.incident is not None:
         _record(

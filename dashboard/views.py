@@ -182,7 +182,9 @@ def report_link(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("インシデントを選び直してください。"))
         return _back(request, reverse("dashboard:index"))
     incident = form.cleaned_data["incident"]
-    services.report_link_incident(report=report, incident=incident, user=request.user)
+    services.report_link_incident(
+        report=report, incident=incident, user=request.user, channel="web"
+    )
     if _wants_json(request):
         return JsonResponse({"report": report.pk, "incident": incident.pk if incident else None})
     messages.success(request, _("%(n)s の関連付けを更新しました。") % {"n": report.number})
@@ -284,7 +286,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except Http404:
                 link_form.add_error("number", _("その受付番号の報告は見つかりません。"))
             else:
-                services.report_link_incident(report=report, incident=incident, user=request.user)
+                services.report_link_incident(
+                    report=report, incident=incident, user=request.user, channel="web"
+                )
                 messages.success(
                     request,
                     _("%(n)s をこのインシデントに関連付けました。") % {"n": report.number},

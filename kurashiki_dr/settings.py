@@ -154,6 +154,9 @@ CELERY_BEAT_SCHEDULE["audit-chain-verify"] = {
     "task": "audit.tasks.chain_verify_task",
     "schedule": 3600.0 * env_int("KDR_AUDIT_VERIFY_HOURS", 6, minimum=1),
 }
+# An auditor's or HQ's "publish now": at most once per this many seconds per user (each one
+# is a LINE WORKS message in HQ's talk).
+AUDIT_ANCHOR_MANUAL_INTERVAL = env_int("KDR_AUDIT_ANCHOR_MANUAL_SECONDS", 300, minimum=0)
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.registry import record_matches
+from audit.services import event_intact
 from lineworks import content
 from lineworks.models import OutboundKind
 from lineworks.services import outbound_create
@@ -129,4 +132,19 @@ def resolve_inbound(ref: str) -> Any:
         content_type="application/json",
         received_at=event.received_at,
         summary=summary,
+        intact=_inbound_intact(event),
     )
+
+
+def _inbound_intact(event: Any) -> bool | None:
+    """The stored callback against the audit event written when it was processed."""
+    audited = (
+        AuditEvent.objects.filter(
+            object_type=event._meta.label_lower, object_id=str(event.pk), payload__has_key="record"
+        )
+        .order_by("-id")
+        .first()
+    )
+    if audited is None:
+        return None
+    return event_intact(audited) and record_matches(event, audited.payload["record"])

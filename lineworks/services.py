@@ -20,11 +20,12 @@ autocommit statement issued immediately, with no transaction around the HTTP cal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agencies.models import Agency, Member
+from audit.registry import register_record
 from audit.services import audit_record
 from lineworks.client import LineWorksClient, LineWorksError, get_client
 from lineworks.models import (
@@ -82,6 +84,30 @@ def _eager() -> bool:
 
 
 # --- inbound ---------------------------------------------------------------------------------
+
+
+def inbound_snapshot(event: InboundEvent) -> dict[str, Any]:
+    """What the audit chain holds for a stored callback: the SHA-256 of the raw body (as it
+    is now, so an edited body no longer matches), who sent it and when it came in."""
+    return {
+        "id": event.pk,
+        "sha256": hashlib.sha256(event.body.encode("utf-8")).hexdigest(),
+        "digest": event.digest,
+        "received_at": event.received_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event_type": event.event_type,
+        "source_user_id": event.source_user_id,
+        "source_channel_id": event.source_channel_id,
+    }
+
+
+# The webhook stores a callback with one INSERT and no audit event (its 200 must not wait
+# on the chain's lock); the transaction that processes the row writes the event. Rows not
+# yet processed, or whose processing failed and rolled back, have none yet.
+register_record(
+    InboundEvent,
+    inbound_snapshot,
+    unvouched=Q(status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED]),
+)
 
 
 def inbound_store(
@@ -167,6 +193,13 @@ def inbound_process(event_id: int, *, client: LineWorksClient | None = None) -> 
             if locked is None:
                 return "skipped"
             result = bot.handle(locked, payload, prefetched)
+            audit_record(
+                actor=None,
+                action="lineworks.inbound",
+                obj=locked,
+                channel="lineworks",
+                payload={"record": inbound_snapshot(locked), "outcome": result.outcome[:64]},
+            )
             locked.status = result.status
             locked.outcome = result.outcome[:64]
             locked.report = result.report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,9 +13,44 @@ from django.utils.translation import gettext as _
 
 from agencies import roles
 from agencies.models import Agency
+from audit.registry import register_record, register_state, state_of
 from audit.services import audit_record
 from notices import signals
 from notices.models import DeliveryStatus, Notice, NoticeKind, NoticeRecipient
+
+
+def _utc_iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def notice_snapshot(notice: Notice) -> dict[str, Any]:
+    """Everything a notice says; it never changes after it is sent."""
+    return {
+        "id": notice.pk,
+        "kind": notice.kind,
+        "title": notice.title,
+        "body": notice.body,
+        "incident": notice.incident_id,
+        "created_by": notice.created_by_id,
+        "created_at": _utc_iso(notice.created_at),
+    }
+
+
+def recipient_snapshot(recipient: NoticeRecipient) -> dict[str, Any]:
+    """Who a notice went to and whether (when, by whom, how) they acknowledged it. Delivery
+    progress is the outbox's bookkeeping, not part of the audited state."""
+    return {
+        "id": recipient.pk,
+        "notice": recipient.notice_id,
+        "agency": recipient.agency_id,
+        "acknowledged_at": _utc_iso(recipient.acknowledged_at),
+        "acknowledged_by": recipient.acknowledged_by_id,
+        "acknowledged_via": recipient.acknowledged_via,
+    }
+
+
+register_record(Notice, notice_snapshot)
+register_state(NoticeRecipient, recipient_snapshot)
 
 
 def notice_send(
@@ -74,6 +109,8 @@ def notice_send(
                 "title": notice.title,
                 "body": body,
                 "agencies": [a.code for a in targets],
+                "record": notice_snapshot(notice),
+                "states": [state_of(r) for r in recipients],
             },
         )
         signals.notice_issued.send(sender=Notice, notice=notice, recipients=recipients)
@@ -112,6 +149,10 @@ def notice_acknowledge(
             action="notice.acknowledge",
             obj=recipient,
             channel=via,
-            payload={"notice": notice.pk, "agency": agency.code},
+            payload={
+                "notice": notice.pk,
+                "agency": agency.code,
+                "states": [state_of(recipient)],
+            },
         )
     return recipient

@@ -16,13 +16,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies import roles
 from agencies.models import Agency, District, Facility
-from audit.registry import register_record
+from audit.registry import register_record, register_state, state_of
 from audit.services import audit_record
 from reports import review, signals
 from reports.categories import Category, validate_fields
@@ -88,9 +89,66 @@ def photo_snapshot(photo: Photo) -> dict[str, Any]:
     }
 
 
+def report_snapshot(report: Report) -> dict[str, Any]:
+    """A report's workflow state (who it belongs to, where it stands, which revision is
+    current, which incident it is linked to). Every change writes it into its audit event."""
+    return {
+        "id": report.pk,
+        "agency": report.agency_id,
+        "author": report.author_id,
+        "channel": report.channel,
+        "category": report.category,
+        "incident": report.incident_id,
+        "status": report.status,
+        "current_revision": report.current_revision_id,
+        "recorded_at": _utc_iso(report.recorded_at),
+        "observed_at": _utc_iso(report.observed_at),
+        "acknowledged_by": report.acknowledged_by_id,
+        "acknowledged_at": _utc_iso(report.acknowledged_at),
+    }
+
+
+def incident_snapshot(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.pk,
+        "title": incident.title,
+        "description": incident.description,
+        "status": incident.status,
+        "district": incident.district_id,
+        "lat": incident.lat,
+        "lng": incident.lng,
+        "opened_by": incident.opened_by_id,
+        "opened_at": _utc_iso(incident.opened_at),
+        "updated_at": _utc_iso(incident.updated_at),
+        "closed_at": _utc_iso(incident.closed_at),
+    }
+
+
+_PHOTO_CHUNK = 1024 * 1024
+
+
+def photo_file_problem(photo: Photo) -> str | None:
+    """The original file is the evidence (derived copies are not): it must be there and have
+    the SHA-256 recorded when it was stored."""
+    name = photo.image.name
+    try:
+        handle = default_storage.open(name, "rb")
+    except (FileNotFoundError, OSError):
+        return f"the file {name} is missing"
+    digest = hashlib.sha256()
+    with handle:
+        for chunk in iter(lambda: handle.read(_PHOTO_CHUNK), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != photo.sha256:
+        return f"the file {name} differs from the SHA-256 recorded when it was stored"
+    return None
+
+
 register_record(ReportRevision, revision_snapshot)
-register_record(Photo, photo_snapshot)
 register_record(ReportReview, review.review_snapshot)
+register_record(Photo, photo_snapshot, content_check=photo_file_problem)
+register_state(Report, report_snapshot)
+register_state(Incident, incident_snapshot)
 
 
 def _check_observed_at(observed_at: datetime | None, now: datetime) -> datetime:
@@ -179,7 +237,12 @@ def _write_revision(
         action=f"report.{kind}",
         obj=revision,
         channel=channel,
-        payload={"record": revision_snapshot(revision), "report_number": report.number},
+        payload={
+            "record": revision_snapshot(revision),
+            "report_number": report.number,
+            # The report as it stands after this revision (the caller saves exactly this).
+            "states": [state_of(report)],
+        },
         occurred_at=recorded_at,
     )
     return revision
@@ -219,6 +282,8 @@ def report_submit(
     """
     if check_permission and (author is None or not roles.can_report_for(author, agency)):
         raise PermissionDenied(_("この機関の報告を登録する権限がありません。"))
+    if incident is not None and (author is None or not roles.is_hq(author)):
+        raise PermissionDenied(_("インシデントとの関連付けは本部のみです。"))
     if not agency.active:
         raise ValidationError({"agency": _("この機関は無効になっています。")})
     if category not in Category.values:
@@ -246,7 +311,6 @@ def report_submit(
             author=author,
             channel=channel,
             category=category,
-            incident=incident,
             recorded_at=now,
             observed_at=observed,
         )
@@ -281,6 +345,8 @@ def report_submit(
                     recorded_at=now,
                     assessment=assessment,
                 )
+        if incident is not None:
+            _link_incident(report=report, incident=incident, user=author, channel=channel)
         signals.report_recorded.send(sender=Report, revision=revision)
     return report
 
@@ -375,6 +441,7 @@ def report_withdraw(
     with transaction.atomic():
         locked = _lock_for_revision(report, author, check_permission)
         current = locked.current_revision
+        locked.status = ReportStatus.WITHDRAWN  # before the revision: its event holds the state
         revision = _write_revision(
             report=locked,
             number=current.number + 1,
@@ -393,7 +460,6 @@ def report_withdraw(
             reason=reason,
             source_ref=source_ref,
         )
-        locked.status = ReportStatus.WITHDRAWN
         locked.save(update_fields=["current_revision", "category", "observed_at", "status"])
         signals.report_recorded.send(sender=Report, revision=revision)
     report.refresh_from_db()
@@ -416,29 +482,21 @@ def report_acknowledge(*, report: Report, user: Any) -> Report:
             actor=user,
             action="report.acknowledge",
             obj=locked,
-            payload={"report_number": locked.number},
+            payload={"report_number": locked.number, "states": [state_of(locked)]},
         )
     return locked
 
 
-def report_link_incident(*, report: Report, incident: Incident | None, user: Any) -> Report:
+def report_link_incident(
+    *, report: Report, incident: Incident | None, user: Any, channel: str = ""
+) -> Report:
+    """Link a report to an incident, or unlink it (``incident=None``). HQ only; every link
+    and unlink, through any channel, is an audit event holding the report's new state."""
     if not roles.is_hq(user):
         raise PermissionDenied(_("インシデントとの関連付けは本部のみです。"))
     with transaction.atomic():
         locked = Report.objects.select_for_update().get(pk=report.pk)
-        previous = locked.incident_id
-        locked.incident = incident
-        locked.save(update_fields=["incident"])
-        audit_record(
-            actor=user,
-            action="report.link_incident",
-            obj=locked,
-            payload={
-                "report_number": locked.number,
-                "from": previous,
-                "to": incident.pk if incident else None,
-            },
-        )
+        _link_incident(report=locked, incident=incident, user=user, channel=channel)
     return locked
 
 
@@ -542,6 +600,25 @@ def report_review_confirm(
             channel=channel,
             recorded_at=timezone.now(),
         )
+
+
+def _link_incident(*, report: Report, incident: Incident | None, user: Any, channel: str) -> None:
+    """Caller holds the transaction and the report's row (and has checked the user is HQ)."""
+    previous = report.incident_id
+    report.incident = incident
+    report.save(update_fields=["incident"])
+    audit_record(
+        actor=user,
+        action="report.link_incident",
+        obj=report,
+        channel=channel,
+        payload={
+            "report_number": report.number,
+            "from": previous,
+            "to": incident.pk if incident else None,
+            "states": [state_of(report)],
+        },
+    )
 
 
 _IMAGE_SIGNATURES = (
@@ -660,7 +737,7 @@ def incident_open(
             actor=user,
             action="incident.open",
             obj=incident,
-            payload=_incident_payload(incident),
+            payload={**_incident_payload(incident), "states": [state_of(incident)]},
             occurred_at=now,
         )
         signals.incident_changed.send(sender=Incident, incident=incident, action="open")
@@ -694,7 +771,12 @@ def incident_update(
         locked.updated_at = timezone.now()
         locked.save()
         action = "incident.close" if status == IncidentStatus.CLOSED else "incident.update"
-        audit_record(actor=user, action=action, obj=locked, payload=_incident_payload(locked))
+        audit_record(
+            actor=user,
+            action=action,
+            obj=locked,
+            payload={**_incident_payload(locked), "states": [state_of(locked)]},
+        )
         signals.incident_changed.send(sender=Incident, incident=locked, action=action)
     return locked
 

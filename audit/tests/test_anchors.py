@@ -84,9 +84,94 @@ def test_button_publishes_on_demand(cast, corrected_report, published, who):
     anchor = ChainAnchor.objects.get()
     assert anchor.created_by == cast[who] and anchor.trigger == "manual"
     assert len(published) == 1
-    # On demand means now, even if nothing changed since.
-    client.post(reverse("audit:anchor_publish"))
+    # Nothing new since (the chain page's own view does not count): nothing is sent again.
+    page = client.post(reverse("audit:anchor_publish"), follow=True).content.decode()
+    assert f"イベント #{anchor.head_id} までのハッシュは" in page and "公開済みです" in page
+    assert ChainAnchor.objects.count() == 1 and len(published) == 1
+
+
+@pytest.fixture
+def hq_talk(settings):
+    settings.LINEWORKS_HQ_CHANNEL_ID = "ch-hq"
+
+    def anchor_messages() -> int:
+        from lineworks.models import OutboundKind, OutboundMessage
+
+        return OutboundMessage.objects.filter(
+            kind=OutboundKind.ANCHOR, to_channel_id="ch-hq"
+        ).count()
+
+    return anchor_messages
+
+
+def test_twenty_posts_send_one_message_to_hq(auditor, reporter_a, corrected_report, hq_talk):
+    from reports import services
+
+    client = login(auditor)
+    url = reverse("audit:anchor_publish")
+    for n in range(20):
+        # Something new each time, so only the rate limit stands between the posts.
+        services.report_correct(
+            report=corrected_report,
+            author=reporter_a,
+            reason="再集計",
+            fields={"facility": "箭田小学校", "count": 140 + n},
+        )
+        assert client.post(url).status_code == 302
+    assert ChainAnchor.objects.count() == 1
+    assert hq_talk() == 1
+    page = client.get(reverse("audit:chain")).content.decode()
+    assert "公開ハッシュの送信は1人5分に1回までです。" in page and "秒お待ちください" in page
+
+
+def test_publishing_is_allowed_again_after_the_interval(
+    auditor, hq_user, reporter_a, corrected_report, hq_talk
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports import services
+
+    client = login(auditor)
+    url = reverse("audit:anchor_publish")
+    client.post(url)
+    services.report_correct(
+        report=corrected_report,
+        author=reporter_a,
+        reason="再集計",
+        fields={"facility": "箭田小学校", "count": 150},
+    )
+    client.post(url)
+    assert ChainAnchor.objects.count() == 1
+    # Another person is not held back by the auditor's limit.
+    login(hq_user).post(url)
     assert ChainAnchor.objects.count() == 2
+    services.report_correct(
+        report=corrected_report,
+        author=reporter_a,
+        reason="再々集計",
+        fields={"facility": "箭田小学校", "count": 160},
+    )
+    ChainAnchor.objects.filter(created_by=auditor).update(
+        created_at=timezone.now() - timedelta(seconds=301)
+    )
+    client.post(url)
+    assert ChainAnchor.objects.filter(created_by=auditor).count() == 2
+    assert hq_talk() == 3
+
+
+def test_schedule_is_not_rate_limited(auditor, reporter_a, corrected_report):
+    from reports import services
+
+    login(auditor).post(reverse("audit:anchor_publish"))
+    services.report_correct(
+        report=corrected_report,
+        author=reporter_a,
+        reason="再集計",
+        fields={"facility": "箭田小学校", "count": 150},
+    )
+    assert chain_anchor_publish() is not None
 
 
 @pytest.mark.parametrize("who", ["reporter_a", "stranger"])

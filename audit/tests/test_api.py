@@ -46,6 +46,30 @@ def test_chain_status_and_publish(auditor, corrected_report):
     assert status["head"]["id"] == anchor.head_id + 1  # the anchor's own event
     assert status["anchors"][0]["head_id"] == anchor.head_id
 
+    # The same head again: nothing sent, the published anchor answered with 200.
+    again = client.post("/api/v1/audit/chain/anchors/")
+    assert again.status_code == 200 and again.json()["head_hash"] == anchor.head_hash
+    assert ChainAnchor.objects.count() == 1
+
+
+def test_publishing_too_often_is_refused_with_429(auditor, reporter_a, corrected_report):
+    from reports import services
+
+    client = api(auditor)
+    assert client.post("/api/v1/audit/chain/anchors/").status_code == 201
+    services.report_correct(
+        report=corrected_report,
+        author=reporter_a,
+        reason="再集計",
+        fields={"facility": "箭田小学校", "count": 150},
+    )
+    response = client.post("/api/v1/audit/chain/anchors/")
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert error["code"] == "throttled" and "秒お待ちください" in error["message"]
+    assert 0 < int(response["Retry-After"]) <= 300
+    assert ChainAnchor.objects.count() == 1
+
 
 @pytest.mark.parametrize("who", ["reporter_a", "stranger"])
 def test_others_are_refused(cast, who, corrected_report):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from datetime import datetime, timedelta
 
 import pytest
@@ -283,3 +284,120 @@ def test_export_command_shows_progress_only_on_a_terminal(
         assert "100.0%" in terminal.text and "3/3 rows" in terminal.text
     else:
         assert terminal.text == ""
+
+
+# --- Spreadsheet safety -------------------------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example","x")'
+
+
+@pytest.fixture
+def hostile_reports(reporter_a, agency_a, districts):
+    """A report whose text is a spreadsheet formula, corrected with a reason that is one
+    too, and a water level below normal (a legitimate negative number)."""
+    from reports import services
+
+    client = login(reporter_a)
+    response = client.post(
+        "/api/v1/reports/",
+        json.dumps(
+            {
+                "category": "evacuees",
+                "fields": {"facility": "箭田小学校", "count": 35},
+                "text": FORMULA,
+            }
+        ),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    report = Report.objects.get(pk=response.json()["id"])
+    services.report_correct(
+        report=report, author=reporter_a, reason="@SUM(1+1)*cmd|' /C calc'!A0", fields=None
+    )
+    water = services.report_submit(
+        agency=agency_a,
+        author=reporter_a,
+        category="water_level",
+        fields={"area": "+小田川", "trend": "falling", "level_m": -0.35, "flooding": False},
+        text="\t-0.35m 平常水位より低下",
+        district=districts["mabi"],
+    )
+    return report, water
+
+
+def raw_rows(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def _check_neutralised(data: bytes, report, water) -> None:
+    rows = {(int(r["report_id"]), int(r["revision"])): r for r in raw_rows(data)}
+    assert rows[(report.pk, 1)]["text"] == "'" + FORMULA
+    assert rows[(report.pk, 2)]["reason"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    w = rows[(water.pk, 1)]
+    assert w["text"] == "'\t-0.35m 平常水位より低下"
+    assert w["water_level.area"] == "'+小田川"
+    assert w["water_level.level_m"] == "-0.35"  # a number stays a number
+    assert w["lng"].startswith("133.") and w["water_level.flooding"] == "false"
+    for row in rows.values():
+        for column, cell in row.items():
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), (column, cell)
+            if cell.startswith("-"):
+                float(cell)  # only numbers may start with a minus sign
+    # Read back through the documented parser, the original text comes back exactly.
+    parsed = read_csv(data)
+    texts = {(r["report_id"], r["revision"]): r for r in parsed}
+    assert texts[(report.pk, 1)]["text"] == FORMULA
+    assert texts[(water.pk, 1)]["water_level.level_m"] == -0.35
+    assert texts[(water.pk, 1)]["water_level.area"] == "+小田川"
+
+
+def test_every_spreadsheet_csv_neutralises_formulas(hostile_reports, auditor, tmp_path):
+    from django.core.management import call_command
+
+    from audit.bundle import stream_bundle
+
+    report, water = hostile_reports
+    fast = b"".join(stream_csv(ReportFilter(), fast=True))
+    generic = b"".join(stream_csv(ReportFilter(), fast=False))
+    assert fast == generic
+    _check_neutralised(fast, report, water)
+    # The auditor's download.
+    _check_neutralised(body(login(auditor).get(reverse("audit:export_csv"))), report, water)
+    # The command-line export.
+    target = tmp_path / "reports.csv"
+    call_command("export_reports", "--format", "csv", "--output", str(target))
+    _check_neutralised(target.read_bytes(), report, water)
+    # The spreadsheet inside an evidence bundle.
+    zipped = b"".join(stream_bundle(ReportFilter(), user=auditor, readme="-"))
+    archive = zipfile.ZipFile(io.BytesIO(zipped))
+    _check_neutralised(archive.read("revisions.csv"), report, water)
+
+
+def test_evidence_formats_keep_the_text_byte_for_byte(hostile_reports, auditor, tmp_path):
+    from django.core.management import call_command
+
+    from audit.bundle_check import verify_bundle
+    from audit.exports import jsonl_line, report_documents
+
+    report, water = hostile_reports
+    exported = body(login(auditor).get(reverse("audit:export_jsonl")))
+    expected = b"".join(jsonl_line(d) for d in report_documents([report.pk, water.pk]))
+    assert exported == expected
+    assert json.dumps(FORMULA, ensure_ascii=False).encode() in exported
+    documents = [json.loads(line) for line in exported.splitlines()]
+    assert documents[0]["revisions"][0]["text"] == FORMULA
+    assert documents[0]["revisions"][1]["reason"] == "@SUM(1+1)*cmd|' /C calc'!A0"
+    assert documents[1]["revisions"][0]["fields"]["level_m"] == -0.35
+    # The command writes the same bytes.
+    target = tmp_path / "reports.jsonl"
+    call_command("export_reports", "--format", "jsonl", "--output", str(target))
+    assert target.read_bytes() == expected
+    # The bundle's records are the same documents and verify against the chain.
+    from audit.bundle import stream_bundle
+
+    zipped = b"".join(stream_bundle(ReportFilter(), user=auditor, readme="-"))
+    archive = zipfile.ZipFile(io.BytesIO(zipped))
+    bundled = [json.loads(line) for line in archive.read("reports.jsonl").splitlines()]
+    assert bundled == documents
+    assert FORMULA.encode() in archive.read("audit/events.jsonl").replace(b'\\"', b'"')
+    assert verify_bundle(io.BytesIO(zipped)).ok

@@ -125,7 +125,8 @@ def test_parallel_verification_equals_one_walk(parallel, many_events):
             one.head_id,
             one.records_checked,
         )
-        == (12, one.head, 12, 12)
+        # 12 revisions and the 6 reports' states.
+        == (12, one.head, 12, 18)
     )
 
 

@@ -168,6 +168,16 @@ def test_hq_links_a_report_to_an_incident_and_unlinks_it(hq_user, reporter_a, ag
     client.post(url, {"incident": ""}, HTTP_ACCEPT="application/json")
     report.refresh_from_db()
     assert report.incident is None
+    # Both are audit events from the web, each holding the report's state after it.
+    from audit.models import AuditEvent
+    from audit.services import verify_chain
+
+    events = AuditEvent.objects.filter(action="report.link_incident", object_id=str(report.pk))
+    assert [
+        (e.channel, e.payload["to"], e.payload["states"][0]["record"]["incident"])
+        for e in events.order_by("id")
+    ] == [("web", incident.pk, incident.pk), ("web", None, None)]
+    assert verify_chain().ok
     bad = client.post(url, {"incident": 999999}, HTTP_ACCEPT="application/json")
     assert bad.status_code == 400
     assert "incident" in bad.json()["error"]["fields"]

@@ -341,7 +341,10 @@ class ReportIncidentView(ApiView):
         data = s.ReportIncidentInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         services.report_link_incident(
-            report=report, incident=data.validated_data["incident"], user=request.user
+            report=report,
+            incident=data.validated_data["incident"],
+            user=request.user,
+            channel=ReportChannel.API,
         )
         return self.answer(s.ReportOutputSerializer, _report_output(request.user, report.pk))
 

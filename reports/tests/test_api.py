@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from audit.models import AuditEvent
 from conftest import login
 from reports import services
 from reports.models import (
@@ -355,10 +356,31 @@ def test_reporter_b_cannot_create_for_agency_a(reporter_b, agency_a):
     assert Report.objects.count() == 0
 
 
-def test_create_linked_to_incident(reporter_a, incident):
+def test_reporter_cannot_link_a_new_report_to_an_incident(reporter_a, incident):
+    before = AuditEvent.objects.count()
     response = post(login(reporter_a), f"{API}/reports/", evacuees_body(incident=incident.pk))
-    assert response.status_code == 201
+    error = assert_error(response, 403)
+    assert "インシデントとの関連付けは本部のみです" in error["message"]
+    assert not Report.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_hq_creates_a_report_linked_to_an_incident_with_an_audit_event(
+    hq_user, hq_agency, incident
+):
+    response = post(login(hq_user), f"{API}/reports/", evacuees_body(incident=incident.pk))
+    assert response.status_code == 201, response.content
     assert response.json()["incident"] == incident.pk
+    report = Report.objects.get()
+    link = AuditEvent.objects.get(action="report.link_incident", object_id=str(report.pk))
+    assert link.actor == hq_user and link.channel == "api"
+    assert (link.payload["from"], link.payload["to"]) == (None, incident.pk)
+    [state] = link.payload["states"]
+    assert state["record"]["incident"] == incident.pk
+    # The revision's event holds the report before the link; the link's event after it.
+    original = AuditEvent.objects.get(action="report.original")
+    assert original.payload["states"][0]["record"]["incident"] is None
+    assert original.pk < link.pk
 
 
 @pytest.mark.parametrize(
@@ -609,8 +631,8 @@ def varied_reports(hq_user, reporter_a, reporter_b, agency_a, agency_b, incident
         fields={"facility": "箭田小学校", "count": 210},
         observed_at=base + timedelta(hours=6),
         channel=ReportChannel.API,
-        incident=incident,
     )
+    services.report_link_incident(report=made["evac_late"], incident=incident, user=hq_user)
     made["outage"] = services.report_submit(
         agency=agency_b,
         author=reporter_b,
@@ -763,8 +785,9 @@ def test_list_query_count_does_not_grow_with_reports(cast, agency_a, incident, r
                 category="evacuees",
                 fields={"facility": "箭田小学校", "count": 10 + i},
                 channel=ReportChannel.WEB,
-                incident=incident if i % 2 else None,
             )
+            if i % 2:
+                services.report_link_incident(report=report, incident=incident, user=cast["hq"])
             services.report_add_photo(report=report, data=PNG, filename=f"p{i}.png", user=reporter)
 
     add(2)
