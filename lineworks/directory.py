@@ -211,6 +211,7 @@ def directory_plan(client: LineWorksClient | None = None) -> SyncPlan:
             )
     conflicted = {c["lineworks_user_id"] for c in plan.conflicts}
 
+    names = {a.code: a.name for a in agencies}
     members = list(Member.objects.select_related("user", "agency"))
     by_lw = {m.lineworks_user_id: m for m in members if m.lineworks_user_id}
     by_email = {
@@ -231,6 +232,7 @@ def directory_plan(client: LineWorksClient | None = None) -> SyncPlan:
                     "username": username,
                     "name": person.name,
                     "agency": code,
+                    "agency_name": names[code],
                     "lineworks_user_id": user_id,
                     "email": person.email,
                 }
@@ -254,6 +256,7 @@ def directory_plan(client: LineWorksClient | None = None) -> SyncPlan:
                 "username": member.user.username,
                 "name": person.name or member.display_name,
                 "agency": code,
+                "agency_name": names[code],
                 "lineworks_user_id": user_id,
                 "fields": fields,
                 "reactivate": reactivate,
@@ -281,6 +284,7 @@ def directory_plan(client: LineWorksClient | None = None) -> SyncPlan:
                 "username": member.user.username,
                 "name": member.display_name,
                 "agency": member.agency.code,
+                "agency_name": member.agency.name,
                 "lineworks_user_id": user_id,
                 "reason": reason,
                 "has_reports": member.user.reports.exists(),

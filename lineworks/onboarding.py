@@ -58,7 +58,10 @@ class AgencyState:
 
     @property
     def next_step(self) -> str:
-        return next((f.step for f in self.findings if f.step), "")
+        """The step of the first problem (or warning); for a ready agency, an optional one."""
+        return next((f.step for f in self.problems if f.step), "") or next(
+            (f.step for f in self.findings if f.step), ""
+        )
 
     @property
     def room_linked(self) -> bool:
