@@ -271,3 +271,66 @@ def test_nightly_task_reports_the_differences_to_hq_and_applies_only_when_told(
     assert Member.objects.filter(lineworks_user_id__startswith="lw-power-").count() == 11
     latest = OutboundMessage.objects.filter(kind=OutboundKind.OTHER).order_by("-id").first()
     assert "反映しました" in latest.preview
+
+
+def test_an_org_unit_and_nested_groups_are_expanded(fake, hq_user, agency_a, agency_b):
+    """An agency mapped to an org unit gets the users of that unit; a group whose members
+    include another group or an org unit gets their users too."""
+    from lineworks.tests.tenant import user
+
+    users = [
+        user("lw-org-1", 1, orgunit="org-mabi-branch"),
+        user("lw-org-2", 2, orgunit="org-mabi-branch"),
+        user("lw-org-3", 3, orgunit="org-other"),
+        user("lw-sub-1", 4),
+    ]
+    groups = [
+        {
+            "groupId": POWER_GROUP,
+            "groupName": "中国電力",
+            "members": [
+                {"id": "grp-sub", "type": "GROUP"},
+                {"id": "org-other", "type": "ORGUNIT"},
+            ],
+        },
+        {
+            "groupId": "grp-sub",
+            "groupName": "配電班",
+            "members": [{"id": "lw-sub-1", "type": "USER"}],
+        },
+    ]
+    fake.set_directory(users=users, groups=groups)
+    agency_a.lineworks_orgunit_id = "org-mabi-branch"
+    agency_a.save()
+    agency_b.lineworks_group_id = POWER_GROUP
+    agency_b.save()
+    run("--apply")
+    by_agency = {
+        code: sorted(ids)
+        for code in ("mabi-shelter", "chuden-kurashiki")
+        for ids in [
+            Member.objects.filter(agency__code=code).values_list("lineworks_user_id", flat=True)
+        ]
+    }
+    assert by_agency == {
+        "mabi-shelter": ["lw-org-1", "lw-org-2"],
+        "chuden-kurashiki": ["lw-org-3", "lw-sub-1"],
+    }
+
+
+def test_the_demo_tenant_adds_colleagues_and_never_deactivates_a_demo_login(fake, settings):
+    """``make run`` serves the demo tenant: its sync must leave every demo user working."""
+    from lineworks.demo_seed import demo_rooms_seed
+    from lineworks.fake.tenant import demo_tenant
+    from reports.demo import demo_seed
+
+    settings.DEMO_MODE = True
+    demo_seed()
+    demo_rooms_seed()
+    fake.set_directory(**demo_tenant())
+    out = run("--apply")
+    added, changed, departed = counts(out)
+    assert added == 10 and departed == 0
+    assert "退職 花子" not in out and "協力 一郎" not in out
+    assert not User.objects.filter(username__startswith="demo-", is_active=False).exists()
+    assert counts(run()) == (0, 0, 0)
