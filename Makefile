@@ -29,7 +29,7 @@ run: install
 	@# The fake LINE WORKS (demo key pair and bot secret generated once under var/) and the
 	@# sweep that retries LINE WORKS deliveries run beside the portal and stop with it.
 	eval "$$($(PY) manage.py lineworks_demo_keys --fake-url http://127.0.0.1:$(FAKE_LW_PORT))"; \
-	$(PY) manage.py run_fake_lineworks --host 127.0.0.1 --port $(FAKE_LW_PORT) \
+	$(PY) manage.py run_fake_lineworks --host 127.0.0.1 --port $(FAKE_LW_PORT) --demo-directory \
 	    --callback-url http://$(HOST):$(PORT)/lineworks/callback & fake=$$!; \
 	$(PY) manage.py lineworks_sweep --loop 10 & sweeper=$$!; \
 	trap 'kill $$fake $$sweeper 2>/dev/null; wait $$fake $$sweeper 2>/dev/null' EXIT INT TERM; \

@@ -90,9 +90,18 @@ class MemberInline(admin.TabularInline):
 
 @admin.register(Agency)
 class AgencyAdmin(AuditedAdmin):
-    list_display = ["name", "code", "kind", "lineworks_channel_id", "report_interval", "active"]
-    list_filter = ["kind", "active"]
-    search_fields = ["name", "code", "lineworks_channel_id"]
+    list_display = [
+        "name",
+        "code",
+        "kind",
+        "lineworks_channel_id",
+        "lineworks_group_id",
+        "external_tenant",
+        "report_interval",
+        "active",
+    ]
+    list_filter = ["kind", "active", "external_tenant"]
+    search_fields = ["name", "code", "lineworks_channel_id", "lineworks_group_id"]
     inlines = [MemberInline]
 
 
@@ -141,7 +150,7 @@ class DistrictAdmin(AuditedAdmin):
 @admin.register(Member)
 class MemberAdmin(AuditedAdmin):
     form = MemberInlineForm
-    list_display = ["__str__", "user", "agency", "lineworks_user_id"]
+    list_display = ["__str__", "user", "agency", "lineworks_user_id", "departed_at"]
     list_filter = ["agency"]
     search_fields = ["display_name", "user__username", "lineworks_user_id"]
     list_select_related = ["user", "agency"]

@@ -197,6 +197,33 @@ _PEOPLE = {
 }
 
 
+# Onboarding states the demo shows (lineworks/onboarding.py): the river office's staff use
+# the national government's own LINE WORKS tenant, so the bot cannot reach them (they report
+# by API and get notices by web and e-mail); some shelter staff use the web form only and
+# have no LINE WORKS id yet.
+EXTERNAL_AGENCIES = {"river-office": "kasen-bousai@okayama-river.example.jp"}
+# Agencies whose members come from a LINE WORKS group (directory sync).
+_GROUPS = ("hq", "chugoku-power", "mabi-shelter", "tamashima-shelter", "mabi-hospital")
+# Web-only staff: username, name, agency (no LINE WORKS id).
+WEB_ONLY_MEMBERS = [
+    ("demo-mabi-shelter-web", "真備 中川", "mabi-shelter"),
+    ("demo-tamashima-shelter-web", "玉島 石井", "tamashima-shelter"),
+]
+
+
+def _agency_record(code: str, name: str, kind: str) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "code": code,
+        "name": name,
+        "kind": kind,
+        "lineworks_channel_id": "" if code in EXTERNAL_AGENCIES else f"demo-ch-{code}",
+        "lineworks_group_id": f"demo-grp-{code}" if code in _GROUPS else "",
+        "external_tenant": code in EXTERNAL_AGENCIES,
+        "contact_email": EXTERNAL_AGENCIES.get(code, ""),
+    }
+    return record
+
+
 def demo_username(agency_code: str) -> str:
     return HQ_USERNAME if agency_code == HQ_CODE else f"demo-{agency_code}"
 
@@ -212,16 +239,23 @@ def demo_directory() -> dict[str, Any]:
         }
         for code, _name, _kind in _AGENCIES
     ]
+    members += [
+        {
+            "username": username,
+            "name": name,
+            "agency": code,
+            "role": "agency_reporter",
+            "lineworks_user_id": "",
+        }
+        for username, name, code in WEB_ONLY_MEMBERS
+    ]
     members.append({"username": AUDITOR_USERNAME, "name": "監査 高橋", "role": "auditor"})
     return {
         "districts": [
             {"code": c, "name": n, "lat": lat, "lng": lng, "parent": p}
             for c, n, lat, lng, p in _DISTRICTS
         ],
-        "agencies": [
-            {"code": c, "name": n, "kind": k, "lineworks_channel_id": f"demo-ch-{c}"}
-            for c, n, k in _AGENCIES
-        ],
+        "agencies": [_agency_record(c, n, k) for c, n, k in _AGENCIES],
         "facilities": [
             {
                 "code": c,

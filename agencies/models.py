@@ -31,6 +31,34 @@ class Agency(models.Model):
     lineworks_channel_id = models.CharField(
         _("LINE WORKS トークルームID"), max_length=128, blank=True, default=""
     )
+    lineworks_group_id = models.CharField(
+        _("LINE WORKS グループID"),
+        max_length=128,
+        blank=True,
+        default="",
+        help_text=_("メンバーをディレクトリ同期するLINE WORKSのグループ。"),
+    )
+    lineworks_orgunit_id = models.CharField(
+        _("LINE WORKS 組織ID"),
+        max_length=128,
+        blank=True,
+        default="",
+        help_text=_("グループの代わりに、この組織に所属するユーザーを同期します。"),
+    )
+    external_tenant = models.BooleanField(
+        _("外部テナント"),
+        default=False,
+        help_text=_(
+            "職員が市とは別のLINE WORKSテナントを使っています。ボットは届かないため、"
+            "通知はWebとメールで送ります。"
+        ),
+    )
+    contact_email = models.EmailField(
+        _("連絡用メールアドレス"),
+        blank=True,
+        default="",
+        help_text=_("トークルームで届かない機関への通知の送り先。"),
+    )
     report_interval = models.DurationField(
         _("報告間隔の目安"),
         default=timedelta(hours=3),
@@ -75,6 +103,9 @@ class Member(models.Model):
     lineworks_user_id = models.CharField(
         _("LINE WORKS ユーザーID"), max_length=128, blank=True, default=""
     )
+    # Set by the directory sync when the person left the agency's LINE WORKS group; the user
+    # is deactivated rather than deleted so their reports keep their author.
+    departed_at = models.DateTimeField(_("離任日時"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

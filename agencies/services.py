@@ -22,8 +22,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_slug
+from django.core.validators import validate_email, validate_slug
 from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.models import Agency, AgencyKind, District, Facility, FacilityKind, Member, Role
@@ -33,7 +35,17 @@ from audit.services import audit_record
 SECTIONS = ("districts", "agencies", "facilities", "members")
 _KEYS: dict[str, tuple[set[str], set[str]]] = {
     # section: (required keys, optional keys)
-    "agencies": ({"code", "name", "kind"}, {"lineworks_channel_id", "active"}),
+    "agencies": (
+        {"code", "name", "kind"},
+        {
+            "lineworks_channel_id",
+            "active",
+            "lineworks_group_id",
+            "lineworks_orgunit_id",
+            "external_tenant",
+            "contact_email",
+        },
+    ),
     "facilities": (
         {"code", "name", "kind", "agency"},
         {"lat", "lng", "capacity", "district", "active"},
@@ -231,6 +243,15 @@ def _validate(data: Any) -> tuple[dict[str, list[tuple[int, str, dict]]], list[s
         _check_choice(errors, where, rec, "kind", AgencyKind.values, _("種別"))
         _check_text(errors, where, rec, "lineworks_channel_id", 128, required=False)
         _check_bool(errors, where, rec, "active")
+        _check_text(errors, where, rec, "lineworks_group_id", 128, required=False)
+        _check_text(errors, where, rec, "lineworks_orgunit_id", 128, required=False)
+        _check_bool(errors, where, rec, "external_tenant")
+        _check_text(errors, where, rec, "contact_email", 254, required=False)
+        if isinstance(rec.get("contact_email"), str) and rec["contact_email"]:
+            try:
+                validate_email(rec["contact_email"])
+            except ValidationError:
+                errors.add(where, _("contact_email はメールアドレスで指定してください"))
     for _i, where, rec in sections["facilities"]:
         _check_code(errors, where, rec)
         _check_text(errors, where, rec, "name", 200, required=True)
@@ -436,6 +457,11 @@ def _write(sections: dict[str, list[tuple[int, str, dict]]], result: ImportResul
             values["lineworks_channel_id"] = final_channels[rec["code"]]
         if "active" in rec:
             values["active"] = rec["active"]
+        for name in ("lineworks_group_id", "lineworks_orgunit_id", "contact_email"):
+            if name in rec:
+                values[name] = (rec[name] or "").strip()
+        if "external_tenant" in rec:
+            values["external_tenant"] = rec["external_tenant"]
         _upsert(Agency, rec["code"], values, counts["agencies"])
 
     agencies = {a.code: a for a in Agency.objects.all()}
@@ -535,3 +561,172 @@ def directory_import(
         if dry_run:
             transaction.set_rollback(True)
     return result
+
+
+# --- Directory sync (LINE WORKS Directory API → members) ------------------------------------
+
+
+@dataclass
+class SyncCounts:
+    added: int = 0
+    changed: int = 0
+    deactivated: int = 0
+    deleted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "deactivated": self.deactivated,
+            "deleted": self.deleted,
+        }
+
+
+def _current_role(user: Any) -> str:
+    roles_held = sorted(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+    return roles_held[0] if roles_held else Role.AGENCY_REPORTER
+
+
+def _has_reports(user: Any) -> bool:
+    from reports.models import Report, ReportRevision
+
+    return (
+        Report.objects.filter(author=user).exists()
+        or ReportRevision.objects.filter(author=user).exists()
+    )
+
+
+def directory_sync_apply(
+    *,
+    additions: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    departures: list[dict[str, Any]],
+    actor: Any | None = None,
+    source: str = "lineworks-directory",
+) -> SyncCounts:
+    """Apply a directory sync plan (lineworks.directory) in one transaction, with one audit
+    event naming every person added, changed or gone.
+
+    * ``additions``: ``{"username", "name", "agency", "lineworks_user_id", "email"}``; new
+      users are agency reporters without a password (they sign in through LINE WORKS or a
+      reset) — HQ grants other roles deliberately.
+    * ``changes``: ``{"username", "name", "agency", "lineworks_user_id", "reactivate"}``;
+      the user's role is kept.
+    * ``departures``: ``{"username", "lineworks_user_id", "reason"}``. A member with reports
+      (or anything else that refers to the user) is deactivated, never deleted, so the
+      record of who reported stays whole; so is a suspended one (a suspension may be
+      lifted); anyone else is deleted.
+
+    The members are validated like an import (unknown agency, a LINE WORKS id held by
+    someone else): any problem raises DirectoryImportError and nothing is written. Safe to
+    call twice with the same plan: the second call finds nothing to change.
+    """
+    user_model = get_user_model()
+    records: list[dict[str, Any]] = []
+    for item in additions:
+        records.append(
+            {
+                "username": item["username"],
+                "name": item.get("name") or "",
+                "agency": item["agency"],
+                "role": Role.AGENCY_REPORTER,
+                "lineworks_user_id": item["lineworks_user_id"],
+            }
+        )
+    existing = {
+        u.username: u
+        for u in user_model.objects.filter(username__in=[c["username"] for c in changes])
+    }
+    for item in changes:
+        user = existing.get(item["username"])
+        if user is None:
+            raise DirectoryImportError(
+                [_("メンバー %(u)s が見つかりません") % {"u": item["username"]}]
+            )
+        records.append(
+            {
+                "username": item["username"],
+                "name": item.get("name") or "",
+                "agency": item["agency"],
+                "role": _current_role(user),
+                "lineworks_user_id": item["lineworks_user_id"],
+            }
+        )
+    sections, errors = _validate({"members": records})
+    if errors:
+        raise DirectoryImportError(errors)
+    counts = SyncCounts()
+    now = timezone.now()
+    with transaction.atomic():
+        result = ImportResult()
+        agencies = {a.code: a for a in Agency.objects.all()}
+        _write_members(sections["members"], agencies, result)
+        counts.added = result.counts["members"].created
+        counts.changed = len(changes)
+        emails = {i["username"]: (i.get("email") or "").strip()[:254] for i in additions}
+        for user in user_model.objects.filter(username__in=list(emails)):
+            if emails[user.username] and user.email != emails[user.username]:
+                user.email = emails[user.username]
+                user.save(update_fields=["email"])
+        for item in changes:
+            if item.get("reactivate"):
+                user_model.objects.filter(username=item["username"]).update(is_active=True)
+                Member.objects.filter(user__username=item["username"]).update(departed_at=None)
+        outcomes: dict[str, str] = {}
+        for item in departures:
+            member = (
+                Member.objects.select_for_update()
+                .select_related("user")
+                .filter(user__username=item["username"])
+                .first()
+            )
+            if member is None or member.departed_at is not None:
+                continue
+            user = member.user
+            # A suspension may be lifted: keep the account. Someone gone for good who never
+            # reported leaves nothing worth keeping.
+            if item.get("reason") != "suspended" and not _has_reports(user):
+                try:
+                    with transaction.atomic():
+                        member.delete()
+                        user.delete()
+                except ProtectedError:
+                    pass  # someone refers to this user (a notice 了解, an audit event...)
+                else:
+                    counts.deleted += 1
+                    outcomes[item["username"]] = "deleted"
+                    continue
+            member.departed_at = now
+            member.save(update_fields=["departed_at"])
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+            counts.deactivated += 1
+            outcomes[item["username"]] = "deactivated"
+        if counts.added or counts.changed or outcomes:
+            audit_record(
+                actor=actor,
+                action="directory.sync",
+                object_type="agencies.directory",
+                payload={
+                    "source": source,
+                    "counts": counts.as_dict(),
+                    "additions": [
+                        {k: a.get(k) for k in ("username", "agency", "lineworks_user_id")}
+                        for a in additions
+                    ],
+                    "changes": [
+                        {k: c.get(k) for k in ("username", "agency", "lineworks_user_id", "fields")}
+                        for c in changes
+                    ],
+                    "departures": [
+                        {
+                            "username": d["username"],
+                            "lineworks_user_id": d.get("lineworks_user_id", ""),
+                            "reason": d.get("reason", ""),
+                            "outcome": outcomes.get(d["username"], "skipped"),
+                        }
+                        for d in departures
+                    ],
+                },
+            )
+    return counts

@@ -349,6 +349,36 @@ LINEWORKS_BOT_SECRET = env_secret("LINEWORKS_BOT_SECRET")
 LINEWORKS_API_BASE_URL = env_str("LINEWORKS_API_BASE_URL", "https://www.worksapis.com/v1.0")
 LINEWORKS_AUTH_URL = env_str("LINEWORKS_AUTH_URL", "https://auth.worksmobile.com/oauth2/v2.0/token")
 LINEWORKS_HQ_CHANNEL_ID = env_str("LINEWORKS_HQ_CHANNEL_ID")
+# Rotating the bot secret: the previous one is still accepted on callbacks until the
+# given time (ISO 8601; empty: for as long as it is set), then only the new one.
+LINEWORKS_BOT_SECRET_PREVIOUS = env_secret("LINEWORKS_BOT_SECRET_PREVIOUS")
+LINEWORKS_BOT_SECRET_PREVIOUS_UNTIL = env_str("LINEWORKS_BOT_SECRET_PREVIOUS_UNTIL")
+# Directory sync (lineworks/directory.py): the scope of its own token, and whether the
+# nightly run applies the differences (off: it reports them to HQ, who applies).
+LINEWORKS_DIRECTORY_SCOPE = env_str("LINEWORKS_DIRECTORY_SCOPE", "directory.read")
+LINEWORKS_DIRECTORY_SYNC_APPLY = env_bool("LINEWORKS_DIRECTORY_SYNC_APPLY", False)
+
+# --- E-mail (notices to agencies the bot cannot reach) ------------------------------------
+# Unset EMAIL_HOST: no e-mail is sent (notices stay on the web). In development the console
+# backend prints messages instead.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.dummy.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "bousai-portal@localhost")
+NOTICE_EMAIL_ENABLED = env_bool(
+    "KDR_NOTICE_EMAIL", bool(EMAIL_HOST) or bool(env_str("EMAIL_BACKEND"))
+)
 
 # --- Logging: never log secrets; structured enough for grep -------------------------------
 LOGGING = {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from celery.schedules import crontab
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,6 +8,11 @@ from django.utils.translation import gettext_lazy as _
 # lineworks.services.sweep). Added to settings.CELERY_BEAT_SCHEDULE in ready().
 BEAT_SCHEDULE = {
     "lineworks-sweep": {"task": "lineworks.sweep", "schedule": 30.0},
+    # Nightly at 03:15 (TIME_ZONE, Asia/Tokyo): directory differences to HQ.
+    "lineworks-directory-sync": {
+        "task": "lineworks.directory_sync",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
 
 

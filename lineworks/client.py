@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import jwt
 import requests
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -130,7 +131,14 @@ class LineWorksClient:
     ) -> None:
         self.config = config or lineworks_settings()
         self.session = session or requests.Session()
-        key = "|".join((self.config.client_id, self.config.service_account, self.config.auth_url))
+        key = "|".join(
+            (
+                self.config.client_id,
+                self.config.service_account,
+                self.config.auth_url,
+                self.config.scope,
+            )
+        )
         self._token_key = "lineworks:token:" + hashlib.sha256(key.encode()).hexdigest()[:16]
         api = urlsplit(self.config.api_base_url)
         self._api_origin = (api.scheme, api.netloc)
@@ -541,6 +549,46 @@ class LineWorksClient:
             expected=(204,),
         )
 
+    # --- directory (§9.2) -------------------------------------------------------------------
+
+    def paged(
+        self, template: str, key: str, params: dict[str, str] | None = None, *, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged list (``count`` / ``cursor``, following
+        ``responseMetaData.nextCursor`` until it is empty). The cursor is URL-encoded by
+        ``requests`` (it holds "+", "/" and "=")."""
+        items: list[dict[str, Any]] = []
+        cursor = ""
+        for _page in range(10_000):
+            query: dict[str, Any] = {"count": page_size}
+            if cursor:
+                query["cursor"] = cursor
+            try:
+                body = self.call("GET", template, params, query=query).json()
+                page = body.get(key) or []
+                cursor = (body.get("responseMetaData") or {}).get("nextCursor") or ""
+            except (ValueError, AttributeError):
+                raise LineWorksError(
+                    "ディレクトリの応答の形式が不正です。", permanent=False, code="BAD_RESPONSE"
+                ) from None
+            if not isinstance(page, list):
+                raise LineWorksError(
+                    "ディレクトリの応答の形式が不正です。", permanent=False, code="BAD_RESPONSE"
+                )
+            items.extend(item for item in page if isinstance(item, dict))
+            if not cursor:
+                break
+        return items
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return self.paged("/users", "users")
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.paged("/groups", "groups")
+
+    def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        return self.paged("/groups/{groupId}/members", "members", {"groupId": group_id})
+
 
 def _file_name(disposition: str, fallback: str) -> str:
     for part in disposition.split(";"):
@@ -553,6 +601,15 @@ def _file_name(disposition: str, fallback: str) -> str:
 
 
 _clients: dict[LineWorksSettings, LineWorksClient] = {}
+
+
+def get_directory_client() -> LineWorksClient:
+    """A client whose token carries the directory scope (``LINEWORKS_DIRECTORY_SCOPE``,
+    default ``directory.read``). A token of its own, so the bot keeps working when the app
+    has not been granted the directory scope."""
+    config = lineworks_settings()
+    scope = getattr(settings, "LINEWORKS_DIRECTORY_SCOPE", "") or "directory.read"
+    return LineWorksClient(replace(config, scope=scope))
 
 
 def get_client() -> LineWorksClient:

@@ -6,10 +6,16 @@ deployment may set them in settings without the app requiring them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class LineWorksSettings:
     connect_timeout: float
     read_timeout: float
     download_max_bytes: int
+    bot_secret_previous: str = ""
+    bot_secret_previous_until: str = ""
 
     @property
     def can_send(self) -> bool:
@@ -41,6 +49,21 @@ class LineWorksSettings:
     @property
     def can_receive(self) -> bool:
         return bool(self.bot_id and self.bot_secret)
+
+    def previous_secret_accepted(self, now: datetime | None = None) -> bool:
+        """Whether a callback signed with the previous bot secret is still accepted (the
+        overlap of a rotation). An unreadable end time accepts nothing: fail closed."""
+        if not self.bot_secret_previous:
+            return False
+        if not self.bot_secret_previous_until:
+            return True
+        until = parse_datetime(self.bot_secret_previous_until)
+        if until is None:
+            logger.error("LINEWORKS_BOT_SECRET_PREVIOUS_UNTIL is not an ISO 8601 time")
+            return False
+        if timezone.is_naive(until):
+            until = timezone.make_aware(until)
+        return (now or timezone.now()) < until
 
 
 def lineworks_settings() -> LineWorksSettings:
@@ -58,6 +81,8 @@ def lineworks_settings() -> LineWorksSettings:
         connect_timeout=float(getattr(settings, "LINEWORKS_CONNECT_TIMEOUT", 5)),
         read_timeout=float(getattr(settings, "LINEWORKS_READ_TIMEOUT", 20)),
         download_max_bytes=int(getattr(settings, "PHOTO_MAX_BYTES", 10 * 1024 * 1024)),
+        bot_secret_previous=getattr(settings, "LINEWORKS_BOT_SECRET_PREVIOUS", ""),
+        bot_secret_previous_until=getattr(settings, "LINEWORKS_BOT_SECRET_PREVIOUS_UNTIL", ""),
     )
 
 

@@ -8,6 +8,7 @@ sweep (lineworks.services.sweep) re-enqueues anything the broker lost.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -239,3 +240,33 @@ class BotDraft(models.Model):
 
     def __str__(self) -> str:
         return f"draft#{self.pk} {self.status}"
+
+
+class DirectorySyncStatus(models.TextChoices):
+    OK = "ok", _("成功")
+    FAILED = "failed", _("失敗")
+
+
+class DirectorySyncRun(models.Model):
+    """One run of the directory sync (lineworks.directory): what LINE WORKS said and what the
+    portal would change (``applied`` False: a dry run) or changed. HQ reads the latest one on
+    the sync page; the nightly run reports its differences to HQ's talk room."""
+
+    started_at = models.DateTimeField(_("開始日時"))
+    finished_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
+    trigger = models.CharField(_("実行元"), max_length=16)  # command, web, beat
+    applied = models.BooleanField(_("反映"), default=False)
+    status = models.CharField(_("結果"), max_length=16, choices=DirectorySyncStatus.choices)
+    summary = models.JSONField(_("差分"), default=dict)
+    error = models.TextField(_("エラー"), blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("ディレクトリ同期")
+        verbose_name_plural = _("ディレクトリ同期")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"directory-sync#{self.pk} {self.status}"

@@ -89,7 +89,7 @@ def on_notice_issued(sender: Any, notice: Any, recipients: list[Any], **kwargs: 
             ]
     for recipient in recipients:
         channel = recipient.agency.lineworks_channel_id
-        if not channel:
+        if not channel or recipient.agency.external_tenant:
             continue
         outbound_create(
             kind=OutboundKind.NOTICE,

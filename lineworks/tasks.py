@@ -41,3 +41,18 @@ def sync_channel_task(channel_pk: int) -> None:
 @shared_task(name="lineworks.sweep", ignore_result=True)
 def sweep_task() -> dict[str, int]:
     return services.sweep()
+
+
+@shared_task(name="lineworks.directory_sync", ignore_result=True)
+def directory_sync_task() -> str:
+    """Nightly (beat): compare the directory with LINE WORKS and tell HQ what differs.
+    Applies the differences only when ``LINEWORKS_DIRECTORY_SYNC_APPLY`` is on; otherwise
+    HQ reviews them on the directory sync page."""
+    from django.conf import settings
+
+    from lineworks.directory import directory_sync_run, report_to_hq
+
+    apply = bool(getattr(settings, "LINEWORKS_DIRECTORY_SYNC_APPLY", False))
+    run = directory_sync_run(trigger="beat", apply=apply)
+    report_to_hq(run)
+    return run.status

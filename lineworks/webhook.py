@@ -5,7 +5,8 @@ The order of checks is fixed so that an unauthenticated caller can neither store
 trigger anything, and learns nothing but 403:
 
 1. size (413 above CALLBACK_MAX_BYTES, before reading more than that);
-2. ``X-WORKS-Signature`` = base64(HMAC-SHA256(bot secret, raw body)), constant-time, and
+2. ``X-WORKS-Signature`` = base64(HMAC-SHA256(bot secret, raw body)), constant-time (during
+   a rotation's overlap the previous secret is accepted too), and
    ``X-WORKS-BotId`` = our bot (403, logged, nothing stored);
 3. the body is a JSON object with a ``type`` (400 otherwise);
 4. store the raw body as an InboundEvent (a duplicate body is a no-op) and answer 200;
@@ -63,7 +64,9 @@ def callback(request: HttpRequest) -> HttpResponse:
     if not config.can_receive:
         logger.error("lineworks callback rejected: LINEWORKS_BOT_ID / BOT_SECRET not configured")
         return HttpResponse(status=403)
-    if not verify(config.bot_secret, body, signature):
+    if not verify(config.bot_secret, body, signature) and not (
+        config.previous_secret_accepted() and verify(config.bot_secret_previous, body, signature)
+    ):
         logger.warning(
             "lineworks callback rejected: bad signature (%d bytes) from %s",
             len(body),

@@ -21,7 +21,7 @@ def _with_counts(qs: QuerySet[Notice]) -> QuerySet[Notice]:
         recipient_count=Count("recipients", distinct=True),
         sent_count=Count(
             "recipients",
-            filter=Q(recipients__delivery_status=DeliveryStatus.SENT),
+            filter=Q(recipients__delivery_status__in=[DeliveryStatus.SENT, DeliveryStatus.EMAILED]),
             distinct=True,
         ),
         failed_count=Count(

@@ -46,6 +46,7 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", _("送信済み")
     FAILED = "failed", _("送信失敗")
     NO_CHANNEL = "no_channel", _("連絡先なし")
+    EMAILED = "emailed", _("メール送信済み")
 
 
 class NoticeRecipient(models.Model):

@@ -94,8 +94,10 @@ def notice_send(
             NoticeRecipient(
                 notice=notice,
                 agency=agency,
+                # The bot cannot be in a room with another tenant's users (§9.3): such an
+                # agency gets the notice on the web (and by e-mail, notices/email.py).
                 delivery_status=DeliveryStatus.PENDING
-                if agency.lineworks_channel_id
+                if agency.lineworks_channel_id and not agency.external_tenant
                 else DeliveryStatus.NO_CHANNEL,
             )
             for agency in targets

@@ -95,6 +95,10 @@ class State:
     windows: dict[tuple[str, int], int] = field(default_factory=dict)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
+    token_scopes: dict[str, set[str]] = field(default_factory=dict)
+    # The tenant's directory (§9.2): users in order of creation, groups with their members.
+    users: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
 
 
 ERROR_CODES = {
@@ -186,8 +190,20 @@ class FakeLineWorks:
 
     def reset(self) -> None:
         with self.lock:
-            channels = self.state.channels
-            self.state = State(channels=channels)
+            old = self.state
+            self.state = State(channels=old.channels, users=old.users, groups=old.groups)
+
+    def set_directory(self, *, users: list[dict[str, Any]], groups: list[dict[str, Any]]) -> None:
+        """Load the tenant's directory. A user is a User object of §9.2 (``userId``,
+        ``email``, ``userName``, ``isDeleted``, ``isSuspended``, ``organizations``...); one
+        marked ``"external": true`` belongs to another tenant: like LINE WORKS, the fake
+        never lists it, in /users nor among a group's members. A group is ``{"groupId",
+        "groupName", "members": [{"id", "type"}]}``."""
+        with self.lock:
+            self.state.users = [dict(u) for u in users]
+            self.state.groups = [
+                {**g, "members": [dict(m) for m in g.get("members", [])]} for g in groups
+            ]
 
     # --- control (also reachable over HTTP under /_fake) ---
 
@@ -389,6 +405,49 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
+# Directory API (§9.2): read-only, cursor paging, scopes directory(.read) / user(.read) /
+# group(.read).
+_DIRECTORY: list[tuple[str, re.Pattern[str], str, set[str]]] = [
+    ("GET", re.compile(r"^/v1\.0/users$"), "user_list", {"user", "user.read"}),
+    ("GET", re.compile(r"^/v1\.0/users/(?P<user>[^/]+)$"), "user_get", {"user", "user.read"}),
+    ("GET", re.compile(r"^/v1\.0/groups$"), "group_list", {"group", "group.read"}),
+    (
+        "GET",
+        re.compile(r"^/v1\.0/groups/(?P<group>[^/]+)/members$"),
+        "group_members",
+        {"group", "group.read"},
+    ),
+]
+_DIRECTORY_SCOPES = {"directory", "directory.read"}
+_CURSOR_MARK = b"\xfb\xef\xbe"  # encodes as "++++"
+
+
+def _page(items: list[Any], query: dict[str, list[str]]) -> tuple[list[Any], str]:
+    """One page of ``items`` for ``count`` (1–100, default 100) and an opaque ``cursor``."""
+    try:
+        count = int((query.get("count") or ["100"])[0])
+    except ValueError:
+        raise _error(400, "count is invalid") from None
+    if not 1 <= count <= 100:
+        raise _error(400, "count must be 1 to 100", "OUT_OF_RANGE")
+    cursor = (query.get("cursor") or [""])[0]
+    try:
+        raw = base64.b64decode(cursor.encode(), validate=True) if cursor else _CURSOR_MARK + b"0"
+        if not raw.startswith(_CURSOR_MARK):
+            raise ValueError("not a cursor")
+        offset = int(raw[len(_CURSOR_MARK) :].decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _error(400, "cursor is invalid") from None
+    following = offset + count
+    # Cursors carry "+" and "=" as real ones do: a client must URL-encode them (§9.2).
+    next_cursor = (
+        base64.b64encode(_CURSOR_MARK + str(following).encode()).decode()
+        if following < len(items)
+        else ""
+    )
+    return items[offset:following], next_cursor
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -551,6 +610,7 @@ class _Handler(BaseHTTPRequestHandler):
         lifetime = self.fake.config.token_lifetime
         with self.fake.lock:
             self.fake.state.tokens[token] = time.time() + lifetime
+            self.fake.state.token_scopes[token] = set(scope.split())
             if refresh:
                 self.fake.state.refresh_tokens.add(refresh_token)
         body = {
@@ -565,7 +625,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- auth, faults, limits ---
 
-    def _check_auth(self) -> None:
+    def _check_auth(self) -> str:
         header = self.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
         with self.fake.lock:
@@ -577,6 +637,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"code": "UNAUTHORIZED", "description": "Authentication failed."},
                 headers={"www-authenticate": 'Bearer error="invalid_token"'},
             )
+        return token
 
     def _maybe_fault(self, operation: str, *, token: bool = False) -> None:
         now = time.time()
@@ -629,6 +690,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, entry: dict
     ) -> _Reply:
+        for route_method, pattern, name, scopes in _DIRECTORY:
+            found = pattern.match(path)
+            if found and route_method == method:
+                return self._directory(name, scopes, found, query, entry)
         match = _API.match(path)
         if not match:
             raise _error(404, "No such API", "NOT_FOUND")
@@ -664,6 +729,59 @@ class _Handler(BaseHTTPRequestHandler):
         reply = getattr(self, f"_api_{name}")(params, query, body, entry)
         reply.headers = {**headers, **reply.headers}
         return reply
+
+    def _directory(
+        self,
+        name: str,
+        scopes: set[str],
+        found: re.Match[str],
+        query: dict[str, list[str]],
+        entry: dict,
+    ) -> _Reply:
+        entry["op"] = name
+        token = self._check_auth()
+        with self.fake.lock:
+            granted = self.fake.state.token_scopes.get(token, set())
+        if not granted & (scopes | _DIRECTORY_SCOPES):
+            raise _error(403, "The access token has no directory scope", "FORBIDDEN")
+        headers = self._limit(f"GET {name}", self.fake.config.rate_limit)
+        try:
+            self._maybe_fault(f"GET {self.path.split('?')[0]}")
+        except _Reply as fault:
+            fault.headers = {**headers, **fault.headers}
+            raise
+        with self.fake.lock:
+            users = [u for u in self.fake.state.users if not u.get("external")]
+            groups = list(self.fake.state.groups)
+        visible = {u["userId"] for u in users}
+        emails = {u.get("email"): u["userId"] for u in users if u.get("email")}
+
+        def public(user: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in user.items() if k != "external"}
+
+        if name == "user_list":
+            page, cursor = _page([public(u) for u in users], query)
+            body: dict[str, Any] = {"users": page, "responseMetaData": {"nextCursor": cursor}}
+        elif name == "user_get":
+            wanted = unquote(found["user"])
+            wanted = emails.get(wanted, wanted)
+            user = next((u for u in users if u["userId"] == wanted), None)
+            if user is None:
+                raise _error(404, "User not found", "NOT_FOUND")
+            body = public(user)
+        elif name == "group_list":
+            listed = [{k: v for k, v in g.items() if k != "members"} for g in groups]
+            page, cursor = _page(listed, query)
+            body = {"groups": page, "responseMetaData": {"nextCursor": cursor}}
+        else:
+            group = next((g for g in groups if g["groupId"] == unquote(found["group"])), None)
+            if group is None:
+                raise _error(404, "Group not found", "NOT_FOUND")
+            # External members (users of another tenant) are not returned (§9.2).
+            members = [m for m in group["members"] if m.get("type") != "USER" or m["id"] in visible]
+            page, cursor = _page(members, query)
+            body = {"members": page, "responseMetaData": {"nextCursor": cursor}}
+        return _Reply(200, body, headers=headers)
 
     def _message(self, destination: dict[str, str], body: bytes, entry: dict) -> _Reply:
         payload = self._json(body)
@@ -909,6 +1027,9 @@ class _Handler(BaseHTTPRequestHandler):
                 channel_id, title=str(payload.get("title") or ""), members=payload.get("members")
             )
             return _Reply(200, {"channelId": channel_id})
+        if method == "POST" and path == "/directory":
+            fake.set_directory(users=payload.get("users") or [], groups=payload.get("groups") or [])
+            return _Reply(200, {"users": len(fake.state.users), "groups": len(fake.state.groups)})
         if method == "POST" and path == "/play":
             return self._play(payload)
         if method == "POST" and path == "/reset":

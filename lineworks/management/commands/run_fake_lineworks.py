@@ -7,6 +7,7 @@ secret; the public key is derived from LINEWORKS_PRIVATE_KEY unless --public-key
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from lineworks.fake.keys import public_key_pem
 from lineworks.fake.server import FakeConfig, FakeLineWorks
+from lineworks.fake.tenant import demo_tenant
 
 
 class Command(BaseCommand):
@@ -32,6 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--public-key", help="PEM file of the service account's public key")
         parser.add_argument("--rate-limit", type=int, default=240, help="calls per minute per API")
         parser.add_argument("--token-lifetime", type=int, default=86400, help="seconds")
+        parser.add_argument(
+            "--directory", help="JSON file of the tenant's directory: {users, groups}"
+        )
+        parser.add_argument(
+            "--demo-directory",
+            action="store_true",
+            help="serve the demo tenant (groups of the demo agencies) from the Directory API",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         missing = [
@@ -65,6 +75,14 @@ class Command(BaseCommand):
             token_lifetime=options["token_lifetime"],
         )
         fake = FakeLineWorks(config, host=options["host"], port=options["port"])
+        if options["directory"]:
+            try:
+                data = json.loads(Path(options["directory"]).read_text(encoding="utf-8"))
+                fake.set_directory(users=data["users"], groups=data["groups"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise CommandError(f"cannot load the directory file: {exc}") from None
+        elif options["demo_directory"]:
+            fake.set_directory(**demo_tenant())
 
         def stop(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt

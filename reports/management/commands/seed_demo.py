@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from lineworks.demo_seed import demo_rooms_seed
 from reports.demo import demo_already_seeded, demo_logins, demo_seed
 
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             self._print_logins(demo_logins())
             return
         result = demo_seed()
+        rooms = demo_rooms_seed()
         counts = result.directory.counts
         self.stdout.write(
             "名簿: "
@@ -50,6 +52,8 @@ class Command(BaseCommand):
                 f"取消 {result.withdrawals}件・要確認 {result.queued}件）、"
                 f"インシデント {result.incidents}件を投入しました。"
             )
+        if rooms:
+            self.stdout.write(f"トークルーム {rooms}件（ボット参加の記録）を投入しました。")
         self.stdout.write(self.style.SUCCESS("デモデータの準備ができました。"))
         self._print_logins(result.logins)
 
