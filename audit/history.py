@@ -118,6 +118,7 @@ class ReviewEntry:
         return _("、").join(str(labels.get(r, r)) for r in self.review.reasons)
 
 
+@dataclass
 class StateCheck:
     """A row's current state against the last state the audit chain holds for it."""
 
