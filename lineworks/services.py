@@ -20,7 +20,6 @@ autocommit statement issued immediately, with no transaction around the HTTP cal
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import uuid
@@ -35,6 +34,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, Member
 from audit.services import audit_record
+from kurashiki_dr import safejson
 from lineworks.client import LineWorksClient, LineWorksError, get_client
 from lineworks.models import (
     ApiCall,
@@ -85,26 +85,42 @@ def _eager() -> bool:
 
 
 def inbound_store(
-    *, body: bytes, digest: str, event: dict[str, Any], headers: dict[str, str]
+    *,
+    body: bytes,
+    digest: str,
+    event: dict[str, Any],
+    headers: dict[str, str],
+    rejected: str = "",
 ) -> tuple[InboundEvent | None, bool]:
     """Store a verified callback. Returns (event, created); a body stored before gives
-    (None, False) and is not processed again. Runs in autocommit: one INSERT."""
+    (None, False) and is not processed again. Runs in autocommit: one INSERT.
+
+    ``rejected``: the body is kept but never processed; it is stored ``ignored`` with this
+    outcome (e.g. ``invalid:json_too_deep``)."""
     source = event.get("source") if isinstance(event.get("source"), dict) else {}
     now = timezone.now()
+
+    def column(value: Any, size: int) -> str:
+        # A lone surrogate or NUL (valid JSON escapes) cannot be stored in a text column.
+        return safejson.scrub_text(str(value or ""))[:size]
+
     stored = InboundEvent(
         digest=digest,
         body=body.decode("utf-8"),
         headers=headers,
         received_at=now,
-        enqueued_at=now,  # enqueued right after commit; if that fails the sweep re-enqueues
-        event_type=str(event.get("type") or "")[:32],
-        source_user_id=str(source.get("userId") or "")[:128],
-        source_channel_id=str(source.get("channelId") or "")[:128],
+        enqueued_at=None if rejected else now,  # enqueued after commit, else by the sweep
+        event_type=column(event.get("type"), 32),
+        source_user_id=column(source.get("userId"), 128),
+        source_channel_id=column(source.get("channelId"), 128),
     )
+    if rejected:
+        stored.status, stored.outcome, stored.processed_at = InboundStatus.IGNORED, rejected, now
     stored.pk = _insert_unless_duplicate(stored)
     if stored.pk is None:
         return None, False
-    transaction.on_commit(lambda: inbound_enqueue(stored.pk, mark=False))
+    if not rejected:
+        transaction.on_commit(lambda: inbound_enqueue(stored.pk, mark=False))
     return stored, True
 
 
@@ -156,7 +172,11 @@ def inbound_process(event_id: int, *, client: LineWorksClient | None = None) -> 
     if event_row is None:
         return "skipped"
     try:
-        payload = json.loads(event_row.body)
+        # The body is stored as received; what the bot reads has lone surrogates replaced
+        # (U+FFFD) and NULs dropped, so such a text is filed instead of failing for ever.
+        payload = safejson.scrub_text(safejson.loads(event_row.body))
+        if not isinstance(payload, dict):
+            raise ValueError("the stored body is not a JSON object")
         prefetched = bot.prefetch(payload, client=client)
         with transaction.atomic():
             locked = (
