@@ -27,10 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agencies.models import Agency, Member
 from audit.services import audit_record
@@ -456,41 +458,64 @@ def outbound_retry(*, message: OutboundMessage, user: Any) -> bool:
 # --- HQ: unmatched senders -------------------------------------------------------------------
 
 
-def unmatched_assign_user(*, user_id: str, member: Member, by: Any) -> int:
+def unmatched_assign_user(*, user_id: str, member: Member, by: Any, replace: bool = False) -> int:
     """HQ links a LINE WORKS user id to a member; that sender's stored messages are then
-    processed. Returns how many events were queued again."""
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
+    processed, oldest first. Returns how many events were queued again.
 
-    user_id = user_id.strip()
-    if not user_id:
-        raise ValidationError({"user_id": _("LINE WORKS ユーザーIDがありません。")})
+    A member who already has another id keeps it unless ``replace`` (the page's confirmation
+    step): agencies.services.WouldReplace says what would be replaced. The write and its
+    audit event are the directory's (``member_set_lineworks_id``)."""
+    from agencies.services import member_set_lineworks_id
+
     with transaction.atomic():
-        taken = Member.objects.filter(lineworks_user_id=user_id).exclude(pk=member.pk).first()
-        if taken is not None:
-            raise ValidationError(
-                {"user_id": _("このIDはすでに %(m)s に割り当てられています。") % {"m": taken}}
-            )
-        locked = Member.objects.select_for_update().get(pk=member.pk)
-        previous = locked.lineworks_user_id
-        locked.lineworks_user_id = user_id
-        locked.save(update_fields=["lineworks_user_id"])
-        audit_record(
+        member_set_lineworks_id(
+            member=member,
+            lineworks_user_id=user_id,
             actor=by,
-            action="lineworks.assign_user",
-            obj=locked,
-            payload={"lineworks_user_id": user_id, "previous": previous},
+            replace=replace,
+            via="lineworks.unmatched",
         )
-        return inbound_requeue(
-            InboundEvent.objects.filter(status=InboundStatus.UNMATCHED, source_user_id=user_id)
+        return _requeue_sender(member.lineworks_user_id)
+
+
+def unmatched_create_member(
+    *,
+    user_id: str,
+    display_name: str,
+    agency: Agency,
+    role: str,
+    by: Any,
+    username: str = "",
+    password: str = "",
+) -> tuple[Member, int]:
+    """HQ registers an unknown sender as a new member (agencies.services.member_create, one
+    audited write), then the sender's stored messages are processed. Returns (member, queued)."""
+    from agencies.services import member_create
+
+    if not (user_id or "").strip():
+        raise ValidationError({"lineworks_user_id": _("LINE WORKS ユーザーIDがありません。")})
+    with transaction.atomic():
+        member = member_create(
+            display_name=display_name,
+            agency=agency,
+            role=role,
+            actor=by,
+            lineworks_user_id=user_id,
+            username=username,
+            password=password,
+            via="lineworks.unmatched",
         )
+        return member, _requeue_sender(member.lineworks_user_id)
+
+
+def _requeue_sender(user_id: str) -> int:
+    return inbound_requeue(
+        InboundEvent.objects.filter(status=InboundStatus.UNMATCHED, source_user_id=user_id)
+    )
 
 
 def unmatched_assign_channel(*, channel_id: str, agency: Agency, by: Any) -> int:
     """HQ links a talk room to an agency; the room's stored messages are then processed."""
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
-
     channel_id = channel_id.strip()
     if not channel_id:
         raise ValidationError({"channel_id": _("トークルームIDがありません。")})
