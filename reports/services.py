@@ -208,8 +208,8 @@ def report_submit(
     """Record a new report (revision 1). Raises ValidationError naming bad fields, or
     PermissionDenied when ``author`` may not report for ``agency``.
 
-    ``check_permission=False`` is for trusted paths that map the sender themselves (the
-    LINE WORKS bot maps a channel to its agency). Not idempotent: one call, one report.
+    ``check_permission=False`` is for trusted paths that map the sender themselves (an
+    unanswered LINE WORKS question filed by the sweep). Not idempotent: one call, one report.
     ``recorded_at`` backdates the record: only for loading historical records (the demo
     seeder, benchmarks); no user-facing path passes it.
     """
