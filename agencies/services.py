@@ -686,7 +686,9 @@ def member_create(
 
 def _username_for(seed: str) -> str:
     """A free username from a LINE WORKS id (``lw-<id>``), for members without a web login."""
-    base = "lw-" + (re.sub(r"[^\w.@+-]", "-", seed, flags=re.ASCII).strip("-")[:100] or "member")
+    base = re.sub(r"[^\w.@+-]", "-", seed, flags=re.ASCII).strip("-")[:100] or "member"
+    if not base.startswith("lw-"):
+        base = f"lw-{base}"
     user_model = get_user_model()
     candidate, n = base, 1
     while user_model.objects.filter(username=candidate).exists():

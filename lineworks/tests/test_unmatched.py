@@ -105,6 +105,7 @@ def test_hq_registers_the_sender_as_a_new_member_in_one_step(talk, held, hq_user
     assert member.display_name == "箭田 次郎" and member.agency == agency_a
     assert list(member.user.groups.values_list("name", flat=True)) == [Role.AGENCY_REPORTER]
     assert not member.user.has_usable_password()  # LINE WORKS only
+    assert member.user.username == NEW_ID  # made from the LINE WORKS id
     reports = Report.objects.order_by("id")
     assert [r.current_revision.fields["count"] for r in reports] == [35, 41]
     assert all(r.author == member.user and r.agency == agency_a for r in reports)
@@ -186,3 +187,19 @@ def test_only_hq_may_register_or_assign(talk, held, reporter_a, auditor, agency_
 def test_an_odd_member_id_is_a_404_not_a_500(talk, held, hq_user):
     for value in ("²", "①", "9" * 40, ""):
         assert _assign(login(hq_user), talk, member=value).status_code == 404
+
+
+def test_the_confirmation_step_in_english(talk, held, hq_user, reporter_a):
+    from django.conf import settings
+    from django.utils import translation
+
+    client = login(hq_user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    try:
+        page = _assign(client, talk, member=Member.objects.get(user=reporter_a).pk)
+        html = page.content.decode()
+    finally:
+        translation.deactivate()
+    for text in ("Replace a LINE WORKS ID", "Current ID", "held as unregistered", "Do not replace"):
+        assert text in html
+    assert "置き換え" not in html
