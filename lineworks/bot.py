@@ -182,11 +182,17 @@ def handle(event: InboundEvent, payload: dict[str, Any], prefetched: Prefetched)
         return bot.message(_content(payload), prefetched)
 
 
+_UNMATCHED_REASONS = ("unknown_user", "unknown_channel", "inactive_user")
+
+
 def _unmatched(event: InboundEvent, sender: Sender) -> Result:
     """Keep the message for HQ; tell the sender once (per user and room) that it waits."""
+    # Told already: an earlier message of this user in this room waits, or is being processed
+    # again after HQ assigned the user (or the room) and still cannot be matched.
     earlier = (
         InboundEvent.objects.filter(
-            status=InboundStatus.UNMATCHED,
+            Q(status=InboundStatus.UNMATCHED)
+            | Q(status=InboundStatus.RECEIVED, outcome__in=_UNMATCHED_REASONS),
             source_user_id=sender.user_id,
             source_channel_id=sender.channel_id,
         )

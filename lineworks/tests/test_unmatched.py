@@ -203,3 +203,37 @@ def test_the_confirmation_step_in_english(talk, held, hq_user, reporter_a):
     for text in ("Replace a LINE WORKS ID", "Current ID", "held as unregistered", "Do not replace"):
         assert text in html
     assert "置き換え" not in html
+
+
+def test_held_messages_still_unmatched_after_assignment_do_not_repeat_the_notice(
+    talk, hq_user, agency_a
+):
+    """A new person writes in a room nobody has linked yet: after HQ registers the person,
+    the messages wait for the room, and the sender is not told a second time."""
+    talk.say(NEW_ID, "ch-unlinked-room", "15時現在の避難者数 35名")
+    talk.say(NEW_ID, "ch-unlinked-room", "16時現在の避難者数 41名")
+    assert len(talk.fake.messages(channel_id="ch-unlinked-room")) == 1
+
+    with talk.capture(execute=True):
+        login(hq_user).post(
+            "/lineworks/unmatched/",
+            {
+                "kind": "new_member",
+                "user_id": NEW_ID,
+                "display_name": "箭田 次郎",
+                "agency": agency_a.pk,
+                "role": Role.AGENCY_REPORTER,
+            },
+        )
+
+    events = InboundEvent.objects.all()
+    assert {(e.status, e.outcome) for e in events} == {(InboundStatus.UNMATCHED, "unknown_channel")}
+    assert len(talk.fake.messages(channel_id="ch-unlinked-room")) == 1
+    assert Report.objects.count() == 0
+
+    with talk.capture(execute=True):
+        login(hq_user).post(
+            "/lineworks/unmatched/",
+            {"kind": "channel", "channel_id": "ch-unlinked-room", "agency": agency_a.pk},
+        )
+    assert Report.objects.count() == 2
