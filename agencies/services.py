@@ -14,6 +14,7 @@ partial file never blanks out what it does not mention.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -730,3 +731,162 @@ def directory_sync_apply(
                 },
             )
     return counts
+
+
+# --- single members (HQ's page of unregistered LINE WORKS senders) ------------------------------
+
+# Roles a member created from a LINE WORKS sender may have: people who report. Auditors do
+# not write in talk rooms.
+MEMBER_ROLES = (Role.AGENCY_REPORTER, Role.HQ_OPERATOR)
+
+
+class WouldReplace(ValidationError):
+    """The member already has another LINE WORKS id: replacing it needs ``replace=True``."""
+
+    def __init__(self, member: Member, current: str, new: str):
+        self.member, self.current, self.new = member, current, new
+        super().__init__(
+            _(
+                "%(m)s にはすでに LINE WORKS ID「%(old)s」が登録されています。置き換えると、"
+                "「%(old)s」からのメッセージは未登録として保留されます。"
+            )
+            % {"m": member, "old": current},
+            code="would_replace",
+        )
+
+
+def _check_lineworks_id(user_id: str, *, exclude: int | None = None) -> str:
+    user_id = (user_id or "").strip()
+    if not user_id:
+        raise ValidationError({"lineworks_user_id": _("LINE WORKS ユーザーIDがありません。")})
+    if len(user_id) > 128 or "\x00" in user_id:
+        raise ValidationError({"lineworks_user_id": _("LINE WORKS ユーザーIDが正しくありません。")})
+    taken = Member.objects.filter(lineworks_user_id=user_id).exclude(pk=exclude).first()
+    if taken is not None:
+        raise ValidationError(
+            {"lineworks_user_id": _("このIDはすでに %(m)s に割り当てられています。") % {"m": taken}}
+        )
+    return user_id
+
+
+def member_set_lineworks_id(
+    *, member: Member, lineworks_user_id: str, actor: Any, replace: bool = False, via: str = ""
+) -> str:
+    """Give a member a LINE WORKS user id; returns the id it had before ("" for none).
+
+    A member who already has a different id keeps it unless ``replace`` is set: messages from
+    the old id would otherwise silently be held as unregistered (WouldReplace says what would
+    be replaced). Audited as ``directory.member_lineworks_id``."""
+    with transaction.atomic():
+        locked = Member.objects.select_for_update().select_related("agency").get(pk=member.pk)
+        user_id = _check_lineworks_id(lineworks_user_id, exclude=locked.pk)
+        previous = locked.lineworks_user_id
+        if previous == user_id:
+            return previous
+        if previous and not replace:
+            raise WouldReplace(locked, previous, user_id)
+        locked.lineworks_user_id = user_id
+        locked.save(update_fields=["lineworks_user_id"])
+        audit_record(
+            actor=actor,
+            action="directory.member_lineworks_id",
+            obj=locked,
+            payload={"lineworks_user_id": user_id, "previous": previous, "via": via},
+        )
+    member.lineworks_user_id = user_id
+    return previous
+
+
+def member_create(
+    *,
+    display_name: str,
+    agency: Agency,
+    role: str,
+    actor: Any,
+    lineworks_user_id: str = "",
+    username: str = "",
+    password: str = "",
+    via: str = "",
+) -> Member:
+    """Create a person: a user in the role's group and their Member row, in one transaction,
+    audited as ``directory.member_create`` (never with the password).
+
+    Without ``password`` the user cannot sign in to the web (LINE WORKS only); with one, it
+    must pass the password validators. Without ``username`` one is made from the LINE WORKS
+    id. Raises ValidationError naming each bad field."""
+    from django.contrib.auth.password_validation import validate_password
+
+    errors: dict[str, list[str]] = {}
+    name = (display_name or "").strip()
+    if not name:
+        errors["display_name"] = [_("氏名を入力してください。")]
+    elif len(name) > 200:
+        errors["display_name"] = [_("氏名は200文字以内で入力してください。")]
+    if not agency.active:
+        errors["agency"] = [_("この機関は無効になっています。")]
+    if role not in MEMBER_ROLES:
+        errors["role"] = [_("役割は機関の報告者か本部オペレーターを選んでください。")]
+    user_id = ""
+    if lineworks_user_id:
+        try:
+            user_id = _check_lineworks_id(lineworks_user_id)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    user_model = get_user_model()
+    username = (username or "").strip() or _username_for(user_id or name)
+    valid_name = len(username) <= 150
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        valid_name = False
+    if not valid_name:
+        errors["username"] = [_("ユーザー名は150文字以内の英数字と @ . + - _ で入力してください。")]
+    elif user_model.objects.filter(username=username).exists():
+        errors["username"] = [_("このユーザー名はすでに使われています。")]
+    if password:
+        try:
+            validate_password(password, user_model(username=username))
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent duplicate is a form error
+                user = user_model.objects.create_user(username=username, password=password or None)
+                member = Member.objects.create(
+                    user=user, agency=agency, display_name=name, lineworks_user_id=user_id
+                )
+        except IntegrityError:
+            raise ValidationError(
+                {"username": [_("このユーザー名または LINE WORKS ID はすでに使われています。")]}
+            ) from None
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        audit_record(
+            actor=actor,
+            action="directory.member_create",
+            obj=member,
+            payload={
+                "username": username,
+                "name": name,
+                "agency": agency.code,
+                "role": role,
+                "lineworks_user_id": user_id,
+                "web_login": bool(password),
+                "via": via,
+            },
+        )
+    return member
+
+
+def _username_for(seed: str) -> str:
+    """A free username from a LINE WORKS id (``lw-<id>``), for members without a web login."""
+    base = re.sub(r"[^\w.@+-]", "-", seed, flags=re.ASCII).strip("-")[:100] or "member"
+    if not base.startswith("lw-"):
+        base = f"lw-{base}"
+    user_model = get_user_model()
+    candidate, n = base, 1
+    while user_model.objects.filter(username=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate

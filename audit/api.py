@@ -26,7 +26,7 @@ from audit.services import (
     chain_head,
     filter_events,
 )
-from kurashiki_dr.api import Conflict, error_responses
+from kurashiki_dr.api import Conflict, DateTimeParam, error_responses
 
 
 class CanAudit(permissions.BasePermission):
@@ -109,8 +109,8 @@ class EventFilterSerializer(serializers.Serializer):
         required=False, max_length=64, help_text="対象種別（例: reports.report）"
     )
     object_id = serializers.CharField(required=False, max_length=64, help_text="対象ID")
-    since = serializers.DateTimeField(required=False, help_text="この日時以降")
-    until = serializers.DateTimeField(required=False, help_text="この日時より前")
+    since = DateTimeParam(required=False, help_text="この日時以降")
+    until = DateTimeParam(required=False, help_text="この日時より前")
 
 
 class EventPagination(CursorPagination):

@@ -243,7 +243,8 @@ def decode_cursor(value: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         at, _sep, event_id = raw.partition("|")
         moment = parse_datetime(at)
-        if moment is None or not event_id.isdigit() or timezone.is_naive(moment):
+        numeric = event_id.isascii() and event_id.isdecimal()
+        if moment is None or not numeric or timezone.is_naive(moment):
             raise ValueError(raw)
         if int(event_id) >= 2**63:
             raise ValueError(raw)

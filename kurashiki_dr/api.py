@@ -11,11 +11,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.utils.json import strict_constant
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from kurashiki_dr import safejson
 
 
 def _flatten(detail: Any) -> list[str]:
@@ -107,6 +111,38 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "現在の状態ではこの操作はできません。"
     default_code = "conflict"
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with a bound on nesting: a body nested thousands of levels deep is
+    a 400 (``parse_error``), not a RecursionError and a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding") or "utf-8"
+        try:
+            raw = stream.read() if stream is not None else b""
+            text = raw.decode(encoding) if isinstance(raw, bytes) else raw
+            constant = strict_constant if self.strict else None
+            return safejson.loads(text, parse_constant=constant)
+        except safejson.TooDeep:
+            raise exceptions.ParseError(
+                _("JSON の入れ子が深すぎます（%(n)d 段まで）。") % {"n": safejson.MAX_DEPTH}
+            ) from None
+        except ValueError as exc:
+            raise exceptions.ParseError(_("JSON を解析できません: %(e)s") % {"e": exc}) from None
+
+
+class DateTimeParam(serializers.DateTimeField):
+    """A date-time query parameter: ISO 8601, a time without offset is Asia/Tokyo. A time at
+    the edge of the calendar (``0001-01-01``) that cannot be converted to UTC is a 400 in the
+    error shape, not an OverflowError (DRF catches it only for times with an offset)."""
+
+    def enforce_timezone(self, value: Any) -> Any:
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
 
 
 def _positive_int(raw: str) -> int | None:

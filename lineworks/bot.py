@@ -5,9 +5,14 @@ lineworks.services.inbound_process): it writes reports through reports.services,
 through the outbox, and returns the event's outcome. It never calls the network; the one
 thing that needs it (a photo's bytes) is fetched before, by ``prefetch``.
 
-Who is speaking: ``source.userId`` → agencies.Member.lineworks_user_id (the report's author)
-and ``source.channelId`` → Agency.lineworks_channel_id (the reporting agency; in a 1:1 talk,
-the member's own agency). An unknown user or room is stored as ``unmatched`` for HQ.
+Who is speaking: ``source.userId`` → agencies.Member.lineworks_user_id. The sender acts as
+that member (design.md §8): reports are filed for the member's OWN agency, whatever room they
+write in, and only when the member's role may report for it (``roles.can_report_for``); a
+correction, withdrawal, photo or location changes a report only when the member may change
+that report (own agency, or HQ). ``source.channelId`` must be a room the portal knows
+(Agency.lineworks_channel_id), but it never decides whose report it is; a member writing in
+another agency's room is told that the report was filed for their own agency. An unknown user
+or room is stored as ``unmatched`` for HQ.
 """
 
 from __future__ import annotations
@@ -105,8 +110,14 @@ class Sender:
 
     @property
     def agency(self) -> Agency:
+        """The agency the sender reports for: their own, never the room's."""
         assert self.member is not None
-        return self.channel_agency or self.member.agency
+        return self.member.agency
+
+    @property
+    def in_other_agencys_room(self) -> bool:
+        assert self.member is not None
+        return self.channel_agency is not None and self.channel_agency.pk != self.member.agency_id
 
     @property
     def user(self) -> Any:
@@ -183,11 +194,17 @@ def handle(event: InboundEvent, payload: dict[str, Any], prefetched: Prefetched)
         return bot.message(_content(payload), prefetched)
 
 
+_UNMATCHED_REASONS = ("unknown_user", "unknown_channel", "inactive_user")
+
+
 def _unmatched(event: InboundEvent, sender: Sender) -> Result:
     """Keep the message for HQ; tell the sender once (per user and room) that it waits."""
+    # Told already: an earlier message of this user in this room waits, or is being processed
+    # again after HQ assigned the user (or the room) and still cannot be matched.
     earlier = (
         InboundEvent.objects.filter(
-            status=InboundStatus.UNMATCHED,
+            Q(status=InboundStatus.UNMATCHED)
+            | Q(status=InboundStatus.RECEIVED, outcome__in=_UNMATCHED_REASONS),
             source_user_id=sender.user_id,
             source_channel_id=sender.channel_id,
         )
@@ -463,6 +480,14 @@ def _aware(value: str | None) -> datetime | None:
     return moment
 
 
+def _row_id(text: str) -> int | None:
+    """A row id in a postback: ASCII digits within bigint (``str.isdigit`` also accepts
+    ``²`` and ``①``, which ``int`` refuses)."""
+    if not (text.isascii() and text.isdecimal()) or len(text) > 18:
+        return None
+    return int(text)
+
+
 # --- the conversation --------------------------------------------------------------------------
 
 
@@ -489,6 +514,42 @@ class Conversation:
     def done(self, outcome: str, report: Report | None = None) -> Result:
         return Result(InboundStatus.DONE, outcome, report)
 
+    # --- who may do what (design.md §8: the sender acts as their member) ---
+
+    def may_report(self) -> bool:
+        """The member's role may file reports for the member's own agency."""
+        return roles.can_report_for(self.sender.user, self.sender.agency)
+
+    def _role(self) -> str:
+        return roles.role_label(self.sender.user) or _("役割なし")
+
+    def refuse_report(self) -> Result:
+        self.reply(
+            content.text(
+                _(
+                    "報告を登録できませんでした。あなたのアカウント（%(a)s・%(r)s）には報告を"
+                    "登録する権限がありません。報告できるのは機関の報告者と本部のメンバーです。"
+                    "本部に登録内容の確認を依頼してください。"
+                )
+                % {"a": self.sender.agency.name, "r": self._role()}
+            )
+        )
+        return self.done("report:denied")
+
+    def room_note(self) -> str:
+        """Said with every filing from another agency's room: whose report it became."""
+        if not self.sender.in_other_agencys_room:
+            return ""
+        return "\n" + _(
+            "※このトークルームは「%(room)s」のものですが、報告はあなたの所属機関"
+            "「%(own)s」の報告として登録しました。報告は常に送信者の所属機関の名義になります。"
+        ) % {"room": self.sender.channel_agency.name, "own": self.sender.agency.name}
+
+    def confirm(self, report: Report, *, heading: str | None = None) -> None:
+        self.reply(
+            content.text(_confirmation(report, heading=heading) + self.room_note()), report=report
+        )
+
     # --- dispatch ---
 
     def message(self, body: dict[str, Any], prefetched: Prefetched) -> Result:
@@ -510,12 +571,12 @@ class Conversation:
         """``category:<code>:<draft>`` and ``notice_ack:<notice>``. Unknown data: ignored
         for a postback event, handled as the message's text for a message action."""
         parts = data.split(":")
-        if parts[0] == "report_category" and len(parts) == 3 and parts[2].isdigit():
-            return self.choose_report_category(parts[1], int(parts[2]))
-        if parts[0] == "category" and len(parts) == 3 and parts[2].isdigit():
-            return self.choose_category(parts[1], int(parts[2]))
-        if parts[0] == "notice_ack" and len(parts) == 2 and parts[1].isdigit():
-            return self.acknowledge_notice(int(parts[1]))
+        if parts[0] == "report_category" and len(parts) == 3 and _row_id(parts[2]) is not None:
+            return self.choose_report_category(parts[1], _row_id(parts[2]))
+        if parts[0] == "category" and len(parts) == 3 and _row_id(parts[2]) is not None:
+            return self.choose_category(parts[1], _row_id(parts[2]))
+        if parts[0] == "notice_ack" and len(parts) == 2 and _row_id(parts[1]) is not None:
+            return self.acknowledge_notice(_row_id(parts[1]))
         if fallback:
             return Result(InboundStatus.IGNORED, "ignored:postback")
         return None
@@ -547,10 +608,10 @@ class Conversation:
 
     # --- reports ---
 
-    def _parse(self, text: str) -> Any:
+    def _parse(self, text: str, agency: Agency | None = None) -> Any:
         from reports.parsing import SenderContext, parse
 
-        agency = self.sender.agency
+        agency = agency or self.sender.agency
         context = SenderContext(
             agency_kind=agency.kind, agency_name=agency.name, facility=_only_facility(agency)
         )
@@ -565,9 +626,12 @@ class Conversation:
         observed_at: datetime | None,
         location: dict[str, float] | None = None,
         confidence: float | None = None,
+        agency: Agency | None = None,
     ) -> tuple[Report, bool]:
-        """Create the report; if the fields do not validate, keep the words as ``general``
-        rather than lose them. Returns (report, filed_as_asked).
+        """Create the report for the sender's own agency (or ``agency``, which the caller has
+        checked); if the fields do not validate, keep the words as ``general`` rather than
+        lose them. Returns (report, filed_as_asked). report_submit checks the permission
+        again and raises PermissionDenied if the sender may not report for the agency.
 
         ``confidence``: the parser's, when category and fields were read from the text (the
         report may be queued for HQ's review); None when a person chose them or there was
@@ -577,13 +641,13 @@ class Conversation:
         if observed_at is None or observed_at > self.sent_at + FUTURE_TOLERANCE:
             observed_at = self.sent_at  # no time given, or "15時現在" sent at 14:55
         common = {
-            "agency": self.sender.agency,
+            "agency": agency or self.sender.agency,
             "author": self.sender.user,
             "text": text[:5000],
             "channel": ReportChannel.LINEWORKS,
             "source_ref": self.source_ref,
             "require_fields": False,
-            "check_permission": False,
+            "check_permission": True,
             "location": location,
         }
         try:
@@ -620,6 +684,8 @@ class Conversation:
             and _CHAT_RE.search(text)
         ):
             return self.done("chat")
+        if not self.may_report():
+            return self.refuse_report()
         report, as_asked = self._file(
             category=result.category,
             fields=result.fields,
@@ -633,7 +699,7 @@ class Conversation:
                 "受け付けました。受付番号 %(n)s（内容を読み取れなかったため「その他」として登録"
                 "しました）"
             ) % {"n": report.number}
-        contents = [content.text(_confirmation(report, heading=heading))]
+        contents = [content.text(_confirmation(report, heading=heading) + self.room_note())]
         unsure = not as_asked or result.confidence < settings.REPORT_REVIEW_CONFIDENCE
         if unsure:
             contents.append(self._category_buttons(report))
@@ -678,7 +744,7 @@ class Conversation:
                 reason="報告者が「登録しない」を選択",
                 channel=ReportChannel.LINEWORKS,
                 source_ref=self.source_ref,
-                check_permission=False,
+                check_permission=True,
             )
             self.reply(
                 content.text(
@@ -710,7 +776,7 @@ class Conversation:
             category=code,
             fields=_carry_fields(current.fields, code),
             source_ref=self.source_ref,
-            check_permission=False,
+            check_permission=True,
             require_fields=False,
         )
         report.refresh_from_db()
@@ -725,12 +791,32 @@ class Conversation:
     def choose_category(self, code: str, draft_id: int) -> Result:
         """A button of a question asked before reports were filed at once (``category:<code>:
         <draft>``): drafts still open are filed as the sender chooses."""
-        draft = BotDraft.objects.select_for_update().filter(pk=draft_id).first()
+        draft = (
+            BotDraft.objects.select_for_update(of=("self",))
+            .select_related("agency")
+            .filter(pk=draft_id)
+            .first()
+        )
+        # The question is answered by whoever wrote the message, or a colleague of the same
+        # agency (the buttons are shown to the whole room); never by another agency's member.
         if draft is None or (
-            draft.member_id != self.sender.member.pk and draft.agency_id != self.sender.agency.pk
+            draft.member_id != self.sender.member.pk
+            and draft.agency_id != self.sender.member.agency_id
         ):
-            self.reply(content.text(_("この確認は見つかりませんでした。")))
+            self.reply(
+                content.text(
+                    _(
+                        "この確認は見つからないか、あなたの所属機関（%(a)s）の報告の確認では"
+                        "ありません。分類を選べるのは、報告した機関のメンバーのみです。"
+                    )
+                    % {"a": self.sender.agency.name}
+                )
+            )
             return self.done("draft:not_found")
+        if draft.status == DraftStatus.OPEN and not roles.can_report_for(
+            self.sender.user, draft.agency
+        ):
+            return self.refuse_report()
         if draft.status != DraftStatus.OPEN:
             if draft.report_id:
                 message = _("この報告はすでに登録されています（%(n)s）。") % {
@@ -760,10 +846,11 @@ class Conversation:
             text=draft.text,
             observed_at=_aware(parsed.get("observed_at")),
             confidence=None if code == Category.GENERAL else 1.0,
+            agency=draft.agency,
         )
         draft.status, draft.resolved_at, draft.report = DraftStatus.FILED, now, report
         draft.save(update_fields=["status", "resolved_at", "report"])
-        self.reply(content.text(_confirmation(report)), report=report)
+        self.confirm(report)
         return self.done("draft:filed", report)
 
     # --- photos and locations ---
@@ -786,6 +873,8 @@ class Conversation:
 
         from reports.services import report_add_photo, sniff_image_type
 
+        if not self.may_report():
+            return self.refuse_report()
         if prefetched.download is None:
             self.reply(content.text(_("写真を受け取れませんでした。もう一度送ってください。")))
             return self.done("photo:download_failed")
@@ -809,7 +898,7 @@ class Conversation:
                 user=self.sender.user,
                 channel=ReportChannel.LINEWORKS,
                 source_ref=self.source_ref,
-                check_permission=False,
+                check_permission=True,
             )
         except ValidationError as exc:
             self.reply(content.text(" ".join(exc.messages)))
@@ -821,12 +910,14 @@ class Conversation:
             ) % {"n": report.number}
         else:
             message = _("写真を %(n)s に追加しました。") % {"n": report.number}
-        self.reply(content.text(message), report=report)
+        self.reply(content.text(message + (self.room_note() if created else "")), report=report)
         return self.done("photo", report)
 
     def location(self, body: dict[str, Any]) -> Result:
         from reports.services import report_correct
 
+        if not self.may_report():
+            return self.refuse_report()
         try:
             point = {"lat": float(body["latitude"]), "lng": float(body["longitude"])}
         except (KeyError, TypeError, ValueError):
@@ -843,7 +934,7 @@ class Conversation:
                     channel=ReportChannel.LINEWORKS,
                     location=point,
                     source_ref=self.source_ref,
-                    check_permission=False,
+                    check_permission=True,
                     require_fields=False,
                 )
             except ValidationError as exc:
@@ -862,40 +953,56 @@ class Conversation:
                 "位置情報を新しい報告として受け付けました。受付番号 %(n)s\n"
                 "内容は「訂正 %(n)s 〈内容〉」で追加できます。"
             ) % {"n": report.number}
+            message += self.room_note()
         self.reply(content.text(message), report=report)
         return self.done("location", report)
 
     # --- commands ---
 
     def _report_by_number(self, number: str) -> Report | None:
-        """The report, if this sender may change it (own agency, or HQ)."""
+        """The report, if this sender may change it: the member's role may report for the
+        report's agency (a reporter: their own agency only; HQ: any). The room the command
+        was written in plays no part."""
         pk = parse_number(number)
         report = (
             Report.objects.select_related("current_revision", "agency").filter(pk=pk).first()
             if pk
             else None
         )
-        if report is None:
+        if report is None or not roles.can_report_for(self.sender.user, report.agency):
             return None
-        own = {self.sender.agency.pk, self.sender.member.agency_id}
-        if report.agency_id in own or roles.is_hq(self.sender.user):
-            return report
-        return None
+        return report
+
+    def _refuse_change(self, number: str, verb: str, outcome: str) -> Result:
+        """Why a 訂正 or 取消 was refused. A report of another agency and a report that does
+        not exist get the same answer, so a number tells nobody what another agency sent."""
+        values = {"n": number.upper(), "v": verb, "a": self.sender.agency.name}
+        if roles.is_hq(self.sender.user):
+            message = _("報告 %(n)s が見つかりません。") % values
+        elif not self.may_report():
+            message = _(
+                "報告 %(n)s を%(v)sする権限がありません。訂正・取消ができるのは機関の報告者と"
+                "本部のメンバーです（あなたの役割: %(r)s）。"
+            ) % {**values, "r": self._role()}
+        else:
+            message = (
+                _(
+                    "報告 %(n)s が見つからないか、%(v)sする権限がありません。"
+                    "訂正・取消ができるのは、あなたの所属機関（%(a)s）の報告のみです。"
+                )
+                % values
+            )
+        self.reply(content.text(message))
+        return self.done(outcome)
 
     def correct(self, number: str, body: str) -> Result:
         from reports.services import report_correct
 
         report = self._report_by_number(number)
         if report is None:
-            self.reply(
-                content.text(
-                    _("報告 %(n)s が見つからないか、訂正する権限がありません。")
-                    % {"n": number.upper()}
-                )
-            )
-            return self.done("correct:not_found")
+            return self._refuse_change(number, _("訂正"), "correct:not_found")
         current = report.current_revision
-        result = self._parse(body)
+        result = self._parse(body, report.agency)
         if result.category == current.category:
             fields = {**current.fields}
             fields.update({k: v for k, v in result.fields.items() if v not in (None, [], "")})
@@ -918,7 +1025,7 @@ class Conversation:
                 text=body,
                 observed_at=observed_at,
                 source_ref=self.source_ref,
-                check_permission=False,
+                check_permission=True,
                 require_fields=False,
             )
         except (ValidationError, PermissionDenied) as exc:
@@ -938,13 +1045,7 @@ class Conversation:
 
         report = self._report_by_number(number)
         if report is None:
-            self.reply(
-                content.text(
-                    _("報告 %(n)s が見つからないか、取り消す権限がありません。")
-                    % {"n": number.upper()}
-                )
-            )
-            return self.done("withdraw:not_found")
+            return self._refuse_change(number, _("取消"), "withdraw:not_found")
         try:
             report_withdraw(
                 report=report,
@@ -952,7 +1053,7 @@ class Conversation:
                 reason=reason or "LINE WORKSから取消",
                 channel=ReportChannel.LINEWORKS,
                 source_ref=self.source_ref,
-                check_permission=False,
+                check_permission=True,
             )
         except (ValidationError, PermissionDenied) as exc:
             messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
@@ -1014,8 +1115,13 @@ def draft_expire(draft_id: int) -> bool:
         if draft is None:
             return False
         event = draft.inbound_event
+        # The member's own agency; a draft kept from before reports followed the sender
+        # rather than the room may name the room's agency, which the member cannot report for.
+        agency = draft.agency
+        if not roles.can_report_for(draft.member.user, agency):
+            agency = draft.member.agency
         report = report_submit(
-            agency=draft.agency,
+            agency=agency,
             author=draft.member.user,
             category=Category.GENERAL,
             fields={},
@@ -1084,9 +1190,13 @@ def unmatched_summary() -> list[dict[str, Any]]:
 
 
 def _sample_text(body: str | None) -> str:
+    from kurashiki_dr import safejson
+
     try:
-        payload = json.loads(body or "{}")
+        payload = safejson.scrub_text(safejson.loads(body or "{}"))
     except ValueError:
+        return ""
+    if not isinstance(payload, dict):
         return ""
     body_content = _content(payload)
     kind = body_content.get("type")

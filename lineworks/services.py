@@ -21,7 +21,6 @@ autocommit statement issued immediately, with no transaction around the HTTP cal
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import uuid
@@ -29,14 +28,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agencies.models import Agency, Member
 from audit.registry import register_record
 from audit.services import audit_record
+from kurashiki_dr import safejson
 from lineworks.client import LineWorksClient, LineWorksError, get_client
 from lineworks.models import (
     ApiCall,
@@ -111,26 +113,42 @@ register_record(
 
 
 def inbound_store(
-    *, body: bytes, digest: str, event: dict[str, Any], headers: dict[str, str]
+    *,
+    body: bytes,
+    digest: str,
+    event: dict[str, Any],
+    headers: dict[str, str],
+    rejected: str = "",
 ) -> tuple[InboundEvent | None, bool]:
     """Store a verified callback. Returns (event, created); a body stored before gives
-    (None, False) and is not processed again. Runs in autocommit: one INSERT."""
+    (None, False) and is not processed again. Runs in autocommit: one INSERT.
+
+    ``rejected``: the body is kept but never processed; it is stored ``ignored`` with this
+    outcome (e.g. ``invalid:json_too_deep``)."""
     source = event.get("source") if isinstance(event.get("source"), dict) else {}
     now = timezone.now()
+
+    def column(value: Any, size: int) -> str:
+        # A lone surrogate or NUL (valid JSON escapes) cannot be stored in a text column.
+        return safejson.scrub_text(str(value or ""))[:size]
+
     stored = InboundEvent(
         digest=digest,
         body=body.decode("utf-8"),
         headers=headers,
         received_at=now,
-        enqueued_at=now,  # enqueued right after commit; if that fails the sweep re-enqueues
-        event_type=str(event.get("type") or "")[:32],
-        source_user_id=str(source.get("userId") or "")[:128],
-        source_channel_id=str(source.get("channelId") or "")[:128],
+        enqueued_at=None if rejected else now,  # enqueued after commit, else by the sweep
+        event_type=column(event.get("type"), 32),
+        source_user_id=column(source.get("userId"), 128),
+        source_channel_id=column(source.get("channelId"), 128),
     )
+    if rejected:
+        stored.status, stored.outcome, stored.processed_at = InboundStatus.IGNORED, rejected, now
     stored.pk = _insert_unless_duplicate(stored)
     if stored.pk is None:
         return None, False
-    transaction.on_commit(lambda: inbound_enqueue(stored.pk, mark=False))
+    if not rejected:
+        transaction.on_commit(lambda: inbound_enqueue(stored.pk, mark=False))
     return stored, True
 
 
@@ -182,7 +200,11 @@ def inbound_process(event_id: int, *, client: LineWorksClient | None = None) -> 
     if event_row is None:
         return "skipped"
     try:
-        payload = json.loads(event_row.body)
+        # The body is stored as received; what the bot reads has lone surrogates replaced
+        # (U+FFFD) and NULs dropped, so such a text is filed instead of failing for ever.
+        payload = safejson.scrub_text(safejson.loads(event_row.body))
+        if not isinstance(payload, dict):
+            raise ValueError("the stored body is not a JSON object")
         prefetched = bot.prefetch(payload, client=client)
         with transaction.atomic():
             locked = (
@@ -469,41 +491,64 @@ def outbound_retry(*, message: OutboundMessage, user: Any) -> bool:
 # --- HQ: unmatched senders -------------------------------------------------------------------
 
 
-def unmatched_assign_user(*, user_id: str, member: Member, by: Any) -> int:
+def unmatched_assign_user(*, user_id: str, member: Member, by: Any, replace: bool = False) -> int:
     """HQ links a LINE WORKS user id to a member; that sender's stored messages are then
-    processed. Returns how many events were queued again."""
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
+    processed, oldest first. Returns how many events were queued again.
 
-    user_id = user_id.strip()
-    if not user_id:
-        raise ValidationError({"user_id": _("LINE WORKS ユーザーIDがありません。")})
+    A member who already has another id keeps it unless ``replace`` (the page's confirmation
+    step): agencies.services.WouldReplace says what would be replaced. The write and its
+    audit event are the directory's (``member_set_lineworks_id``)."""
+    from agencies.services import member_set_lineworks_id
+
     with transaction.atomic():
-        taken = Member.objects.filter(lineworks_user_id=user_id).exclude(pk=member.pk).first()
-        if taken is not None:
-            raise ValidationError(
-                {"user_id": _("このIDはすでに %(m)s に割り当てられています。") % {"m": taken}}
-            )
-        locked = Member.objects.select_for_update().get(pk=member.pk)
-        previous = locked.lineworks_user_id
-        locked.lineworks_user_id = user_id
-        locked.save(update_fields=["lineworks_user_id"])
-        audit_record(
+        member_set_lineworks_id(
+            member=member,
+            lineworks_user_id=user_id,
             actor=by,
-            action="lineworks.assign_user",
-            obj=locked,
-            payload={"lineworks_user_id": user_id, "previous": previous},
+            replace=replace,
+            via="lineworks.unmatched",
         )
-        return inbound_requeue(
-            InboundEvent.objects.filter(status=InboundStatus.UNMATCHED, source_user_id=user_id)
+        return _requeue_sender(member.lineworks_user_id)
+
+
+def unmatched_create_member(
+    *,
+    user_id: str,
+    display_name: str,
+    agency: Agency,
+    role: str,
+    by: Any,
+    username: str = "",
+    password: str = "",
+) -> tuple[Member, int]:
+    """HQ registers an unknown sender as a new member (agencies.services.member_create, one
+    audited write), then the sender's stored messages are processed. Returns (member, queued)."""
+    from agencies.services import member_create
+
+    if not (user_id or "").strip():
+        raise ValidationError({"lineworks_user_id": _("LINE WORKS ユーザーIDがありません。")})
+    with transaction.atomic():
+        member = member_create(
+            display_name=display_name,
+            agency=agency,
+            role=role,
+            actor=by,
+            lineworks_user_id=user_id,
+            username=username,
+            password=password,
+            via="lineworks.unmatched",
         )
+        return member, _requeue_sender(member.lineworks_user_id)
+
+
+def _requeue_sender(user_id: str) -> int:
+    return inbound_requeue(
+        InboundEvent.objects.filter(status=InboundStatus.UNMATCHED, source_user_id=user_id)
+    )
 
 
 def unmatched_assign_channel(*, channel_id: str, agency: Agency, by: Any) -> int:
     """HQ links a talk room to an agency; the room's stored messages are then processed."""
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
-
     channel_id = channel_id.strip()
     if not channel_id:
         raise ValidationError({"channel_id": _("トークルームIDがありません。")})

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from agencies import roles
-from agencies.models import Agency, Member
+from agencies.models import Agency, Member, Role
+from agencies.services import MEMBER_ROLES, WouldReplace
 from lineworks import bot, services
 from lineworks.conf import fake_control_url, lineworks_settings
 from lineworks.models import (
@@ -107,6 +108,7 @@ def unmatched(request: HttpRequest) -> HttpResponse:
             "agency__kind", "agency__code", "display_name"
         ),
         "agencies": Agency.objects.filter(active=True).order_by("kind", "code"),
+        "roles": [(role, Role(role).label) for role in MEMBER_ROLES],
     }
     return render(request, "lineworks/unmatched.html", context)
 
@@ -115,12 +117,37 @@ def _assign(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind")
     try:
         if kind == "user":
-            member = get_object_or_404(Member, pk=request.POST.get("member") or 0)
-            queued = services.unmatched_assign_user(
-                user_id=request.POST.get("user_id", ""), member=member, by=request.user
+            member = get_object_or_404(Member, pk=_pk(request.POST.get("member")))
+            user_id = request.POST.get("user_id", "")
+            try:
+                queued = services.unmatched_assign_user(
+                    user_id=user_id,
+                    member=member,
+                    by=request.user,
+                    replace=request.POST.get("replace") == "1",
+                )
+            except WouldReplace as exc:
+                return _confirm_replace(request, exc)
+        elif kind == "new_member":
+            agency = Agency.objects.filter(pk=_pk(request.POST.get("agency")), active=True).first()
+            if agency is None:
+                raise ValidationError({"agency": _("機関を選んでください。")})
+            member, queued = services.unmatched_create_member(
+                user_id=request.POST.get("user_id", ""),
+                display_name=request.POST.get("display_name", ""),
+                agency=agency,
+                role=request.POST.get("role", ""),
+                username=request.POST.get("username", ""),
+                password=request.POST.get("password", ""),
+                by=request.user,
+            )
+            messages.success(
+                request,
+                _("メンバー「%(m)s」（ユーザー名 %(u)s）を登録しました。")
+                % {"m": member, "u": member.user.get_username()},
             )
         elif kind == "channel":
-            agency = get_object_or_404(Agency, pk=request.POST.get("agency") or 0)
+            agency = get_object_or_404(Agency, pk=_pk(request.POST.get("agency")))
             queued = services.unmatched_assign_channel(
                 channel_id=request.POST.get("channel_id", ""), agency=agency, by=request.user
             )
@@ -133,6 +160,29 @@ def _assign(request: HttpRequest) -> HttpResponse:
         request, _("割り当てました。保留中のメッセージ %(n)d 件を処理します。") % {"n": queued}
     )
     return redirect("lineworks:unmatched")
+
+
+def _pk(raw: str | None) -> int:
+    """A primary key from a form field; anything else is 0 (matches no row)."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) <= 18 else 0
+
+
+def _confirm_replace(request: HttpRequest, exc: WouldReplace) -> HttpResponse:
+    """The confirmation step before a member's working LINE WORKS id is replaced: what the
+    old id has sent lately, and what happens to its messages afterwards."""
+    recent = InboundEvent.objects.filter(source_user_id=exc.current)
+    context = {
+        "member": exc.member,
+        "current": exc.current,
+        "new": exc.new,
+        "recent_count": recent.count(),
+        "recent_last": recent.aggregate(last=Max("received_at"))["last"],
+        "held_count": InboundEvent.objects.filter(
+            status=InboundStatus.UNMATCHED, source_user_id=exc.new
+        ).count(),
+    }
+    return render(request, "lineworks/unmatched_confirm.html", context)
 
 
 # --- demo ----------------------------------------------------------------------------------------

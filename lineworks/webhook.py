@@ -8,7 +8,9 @@ trigger anything, and learns nothing but 403:
 2. ``X-WORKS-Signature`` = base64(HMAC-SHA256(bot secret, raw body)), constant-time (during
    a rotation's overlap the previous secret is accepted too), and
    ``X-WORKS-BotId`` = our bot (403, logged, nothing stored);
-3. the body is a JSON object with a ``type`` (400 otherwise);
+3. the body is a JSON object with a ``type`` (400 otherwise; a document nested deeper than
+   ``safejson.MAX_DEPTH`` is stored, marked ``ignored`` / ``invalid:json_too_deep`` and
+   answered 400 — it is never processed);
 4. store the raw body as an InboundEvent (a duplicate body is a no-op) and answer 200;
    processing is enqueued after commit.
 """
@@ -17,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from kurashiki_dr import safejson
 from lineworks.conf import CALLBACK_MAX_BYTES, lineworks_settings
 from lineworks.services import inbound_store
 from lineworks.signature import verify
@@ -81,7 +83,13 @@ def callback(request: HttpRequest) -> HttpResponse:
         )
         return HttpResponse(status=403)
     try:
-        event = json.loads(body)
+        event = safejson.loads(body)
+    except safejson.TooDeep:
+        # Signed, so it came from LINE WORKS (or whoever holds the secret): keep the raw body
+        # for HQ and the auditors, marked, and process nothing.
+        logger.warning("lineworks callback rejected: JSON nested too deep (%d bytes)", len(body))
+        _store_rejected(request, body, "invalid:json_too_deep")
+        return HttpResponse(status=400)
     except (ValueError, UnicodeDecodeError):
         logger.warning("lineworks callback rejected: malformed JSON (%d bytes)", len(body))
         return HttpResponse(status=400)
@@ -92,12 +100,31 @@ def callback(request: HttpRequest) -> HttpResponse:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return HttpResponse(status=400)
-    headers = {
-        name: request.headers[name][:200] for name in _KEPT_HEADERS if name in request.headers
-    }
     stored, created = inbound_store(
-        body=body, digest=hashlib.sha256(body).hexdigest(), event=event, headers=headers
+        body=body,
+        digest=hashlib.sha256(body).hexdigest(),
+        event=event,
+        headers=_kept_headers(request),
     )
     if not created:
         logger.info("lineworks callback: duplicate body ignored")
     return HttpResponse(status=200)
+
+
+def _kept_headers(request: HttpRequest) -> dict[str, str]:
+    return {name: request.headers[name][:200] for name in _KEPT_HEADERS if name in request.headers}
+
+
+def _store_rejected(request: HttpRequest, body: bytes, outcome: str) -> None:
+    """Store a verified body that will not be processed (when it is text at all)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    inbound_store(
+        body=body,
+        digest=hashlib.sha256(body).hexdigest(),
+        event={},
+        headers=_kept_headers(request),
+        rejected=outcome,
+    )

@@ -30,7 +30,7 @@ def reports_for_user(user: Any, queryset: QuerySet[Report] | None = None) -> Que
 
 
 def report_for_user(user: Any, pk: int | str, *, write: bool = False) -> Report:
-    if isinstance(pk, str) and not pk.isdigit():
+    if isinstance(pk, str) and not (pk.isascii() and pk.isdecimal()):
         parsed = parse_number(pk)
         if parsed is None:
             raise Http404

@@ -389,7 +389,7 @@ def _service_key_to_field(code: str, key: str, area_rows: list[int]) -> str:
         return key
     if key.startswith("areas[") and "]." in key:
         index, attr = key[len("areas[") :].split("].", 1)
-        if index.isdigit() and int(index) < len(area_rows):
+        if index.isascii() and index.isdecimal() and int(index) < len(area_rows):
             row = area_rows[int(index)]
             return f"{code}__areas_{row}_{'area' if attr == 'area' else 'hh'}"
         return f"{code}__areas"

@@ -162,9 +162,18 @@ def format_number(pk: int) -> str:
     return f"R-{pk:06d}"
 
 
+# Full-width digits, R and hyphens as typed on a Japanese keyboard (not other digit forms).
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｒｒ－‐−", "0123456789Rr---")
+
+
 def parse_number(value: str) -> int | None:
-    value = value.strip().upper().removeprefix("R-").removeprefix("R")
-    return int(value) if value.isdigit() and len(value) <= 12 else None
+    """A receipt number (``R-000123``, ``r123``, ``123``, full-width ``Ｒ－０００１２３``) as the
+    report id, or None. Only ASCII digits count once full-width ones are read as such:
+    ``str.isdigit`` also accepts ``²`` and ``①``, which ``int`` refuses."""
+    value = value.translate(_FULL_WIDTH).strip().upper().removeprefix("R-").removeprefix("R")
+    if not (value.isascii() and value.isdecimal()) or len(value) > 12:
+        return None
+    return int(value)
 
 
 class ReportRevision(models.Model):

@@ -10,7 +10,7 @@ and must only write rows and schedule work with ``transaction.on_commit``.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +44,7 @@ from reports.subjects import observations_for
 
 MAX_TEXT_LENGTH = 5000
 _FUTURE_TOLERANCE_SECONDS = 600
+_EARLIEST_OBSERVATION = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _utc_iso(moment: datetime | None) -> str | None:
@@ -156,6 +157,10 @@ def _check_observed_at(observed_at: datetime | None, now: datetime) -> datetime:
         return now
     if timezone.is_naive(observed_at):
         raise ValidationError({"observed_at": _("タイムゾーン付きの日時で指定してください。")})
+    # As the API (serializers.EARLIEST_OBSERVATION): a report is about this disaster, and a
+    # year-0001 time could not even be converted to UTC for its audit record.
+    if observed_at - _EARLIEST_OBSERVATION < timedelta(0):
+        raise ValidationError({"observed_at": _("2000年以降の日時を指定してください。")})
     if (observed_at - now).total_seconds() > _FUTURE_TOLERANCE_SECONDS:
         raise ValidationError({"observed_at": _("未来の日時は指定できません。")})
     return observed_at
@@ -275,8 +280,8 @@ def report_submit(
     in the same transaction, when the confidence is low or a required field is missing
     (reports/review.py). None, for fields a person entered, never queues it.
 
-    ``check_permission=False`` is for trusted paths that map the sender themselves (the
-    LINE WORKS bot maps a channel to its agency). Not idempotent: one call, one report.
+    ``check_permission=False`` is for trusted paths that map the sender themselves (an
+    unanswered LINE WORKS question filed by the sweep). Not idempotent: one call, one report.
     ``recorded_at`` backdates the record: only for loading historical records (the demo
     seeder, benchmarks); no user-facing path passes it.
     """

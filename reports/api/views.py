@@ -21,14 +21,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies import roles
 from agencies.models import Agency
-from kurashiki_dr.api import ApiPagination, Conflict, error_responses
+from kurashiki_dr.api import ApiPagination, Conflict, JSONParser, error_responses
 from reports import review, services
 from reports.access import (
     incident_for_user,
