@@ -732,7 +732,17 @@ class Conversation:
 
         report = self._report_by_number(str(report_id))
         if report is None:
-            self.reply(content.text(_("この確認は見つかりませんでした。")))
+            # The buttons are shown to the whole room: only the report's own agency (or HQ)
+            # may choose, and another agency learns nothing about the report.
+            self.reply(
+                content.text(
+                    _(
+                        "この確認は見つからないか、あなたの所属機関（%(a)s）の報告の確認では"
+                        "ありません。分類を選べるのは、報告した機関のメンバーのみです。"
+                    )
+                    % {"a": self.sender.agency.name}
+                )
+            )
             return self.done("report_category:not_found")
         if report.status == ReportStatus.WITHDRAWN:
             self.reply(content.text(_("%(n)s はすでに取り消されています。") % {"n": report.number}))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agencies.models import Role
 from conftest import login, make_user
-from lineworks.models import BotDraft, DraftStatus, InboundEvent, InboundStatus
+from lineworks.models import BotDraft, InboundEvent, InboundStatus
 from lineworks.tests.conftest import reply_texts
 from reports.models import Photo, Report, ReportStatus
 
@@ -129,32 +129,43 @@ def test_a_photo_from_another_agencys_room_opens_a_report_of_the_senders_agency(
     assert "所属機関「中国電力ネットワーク 倉敷ネットワークセンター」の報告として登録" in reply
 
 
+def _filed_unsure(talk, user_id: str, room: str) -> tuple[Report, dict]:
+    """An unsure message is filed at once; the reply's button template lets the room choose
+    another category for it."""
+    first = talk.say(user_id, room, "小田川の様子がおかしい")
+    [buttons] = [r for r in first["replies"] if r["content"]["type"] == "button_template"]
+    return Report.objects.get(), buttons
+
+
 def test_another_agencys_member_cannot_answer_a_category_question(talk, reporter_a, reporter_b):
-    first = talk.say(A_USER, A_ROOM, "小田川の様子がおかしい")
-    [question] = first["replies"]
+    report, buttons = _filed_unsure(talk, A_USER, A_ROOM)
+    before = report.current_revision_id
 
-    pressed = talk.press(question, "水位", B_USER, A_ROOM)
+    pressed = talk.press(buttons, "水位", B_USER, A_ROOM)
 
-    assert Report.objects.count() == 0
-    assert BotDraft.objects.get().status == DraftStatus.OPEN
+    report.refresh_from_db()
+    assert report.current_revision_id == before  # no correction by another agency
+    assert report.category == "general"
     [reply] = reply_texts(pressed["replies"])
     assert "あなたの所属機関（中国電力ネットワーク 倉敷ネットワークセンター）の報告の確認" in reply
     assert "報告した機関のメンバーのみ" in reply
+    assert report.number not in reply
 
     # The writer still can.
-    talk.press(question, "水位", A_USER, A_ROOM)
-    assert Report.objects.get().agency.code == "mabi-shelter"
+    talk.press(buttons, "水位", A_USER, A_ROOM)
+    report.refresh_from_db()
+    assert report.category == "water_level" and report.agency.code == "mabi-shelter"
 
 
 def test_a_colleague_of_the_same_agency_may_answer_the_question(talk, reporter_a, agency_a):
     make_user("reporter-a2", role=Role.AGENCY_REPORTER, agency=agency_a, lineworks_user_id="lw-a-2")
-    first = talk.say(A_USER, A_ROOM, "小田川の様子がおかしい")
-    [question] = first["replies"]
+    report, buttons = _filed_unsure(talk, A_USER, A_ROOM)
 
-    talk.press(question, "水位", "lw-a-2", A_ROOM)
+    talk.press(buttons, "水位", "lw-a-2", A_ROOM)
 
-    report = Report.objects.get()
-    assert report.agency == agency_a and report.author.username == "reporter-a2"
+    report.refresh_from_db()
+    assert report.agency == agency_a and report.category == "water_level"
+    assert report.current_revision.author.username == "reporter-a2"
 
 
 @pytest.mark.parametrize("role", [Role.AUDITOR, None])
@@ -198,13 +209,19 @@ def test_an_unanswered_question_from_before_is_filed_for_the_members_own_agency(
     files it for the member's own agency instead."""
     from lineworks.services import sweep
 
-    talk.say(B_USER, B_ROOM, "電柱の様子がおかしい")
-    draft = BotDraft.objects.get()
-    BotDraft.objects.filter(pk=draft.pk).update(
-        agency=agency_a, created_at=timezone.now() - timedelta(hours=1)
+    talk.say(B_USER, B_ROOM, "了解です")  # an event to hang the old question on
+    BotDraft.objects.create(
+        inbound_event=InboundEvent.objects.get(),
+        agency=agency_a,
+        member=reporter_b.member,
+        reply_channel_id=B_ROOM,
+        text="電柱の様子がおかしい",
+        parsed={"category": "general", "fields": {}, "confidence": 0.2, "missing": []},
+        created_at=timezone.now() - timedelta(hours=1),
     )
 
-    sweep()
+    with talk.capture(execute=True):
+        sweep()
 
     assert Report.objects.get().agency == agency_b
 
