@@ -216,6 +216,12 @@ STORAGES = {
     },
 }
 PHOTO_MAX_BYTES = env_int("KDR_PHOTO_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A photo is refused above this many pixels, before it is decoded (a 30000×30000 PNG of a few
+# kilobytes would need 2.7 GB of memory). 40 MP is above any phone camera's default.
+PHOTO_MAX_PIXELS = env_int("KDR_PHOTO_MAX_PIXELS", 40_000_000, minimum=1_000_000)
+# Long side of what pages show (reports/photos.py): the display copy and the thumbnail.
+PHOTO_DISPLAY_PX = env_int("KDR_PHOTO_DISPLAY_PX", 1600, minimum=320)
+PHOTO_THUMB_PX = env_int("KDR_PHOTO_THUMB_PX", 320, minimum=64)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
