@@ -77,6 +77,25 @@ def test_addresses_the_client_writes_before_the_proxy_entry_are_not_trusted(repo
     assert spoofed.status_code == 429
 
 
+@override_settings(TRUSTED_PROXY_COUNT=2, CLIENT_IP_META_KEY="HTTP_X_REAL_CHAIN")
+def test_two_proxies_and_another_header_name(reporter_a):
+    def fail(chain: str) -> None:
+        Client().post(
+            reverse("login"),
+            {"username": "reporter-a", "password": "wrong-password"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_REAL_CHAIN=chain,
+            HTTP_X_FORWARDED_FOR="192.0.2.1",  # not the configured header: ignored
+        )
+
+    fail(f"192.0.2.99, {CLIENT_1}, 10.0.0.9")  # client-written, client, CDN edge
+    fail(CLIENT_1)  # too short for two proxies: not through them, so the peer address
+    fail("not-an-address, 10.0.0.9")  # garbage where the client should be: the peer
+    addresses = set(AccessAttempt.objects.values_list("ip_address", flat=True))
+    assert addresses == {CLIENT_1, PROXY}
+    assert AccessAttempt.objects.get(ip_address=PROXY).failures_since_start == 2
+
+
 def test_without_a_proxy_forwarding_headers_are_ignored(reporter_a):
     for n in range(1, settings.AXES_FAILURE_LIMIT + 1):
         # A client talking to the portal directly cannot dodge the lock with a fresh header.
