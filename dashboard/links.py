@@ -33,7 +33,8 @@ def report_url(pk: int | None) -> str | None:
 
 
 def photo_url(pk: int | None) -> str | None:
-    return url_for("reports:photo", pk)
+    # The display copy (no EXIF, ≤ 1600 px): the map popup embeds it.
+    return url_for("reports:photo_display", pk)
 
 
 def notice_url(pk: int | None) -> str | None:

@@ -1,47 +1,58 @@
-"""Login with throttling: repeated failures for one username or from one address are refused
-for a while, so a password cannot be guessed through the login form."""
+"""Sign-in protection (django-axes): who the client is behind the TLS proxy, and the page a
+locked-out client sees.
+
+Failures are counted per username *and* client address (``AXES_LOCKOUT_PARAMETERS``), in the
+database, so ten wrong passwords for one account from one place lock only that account from
+that place: nobody can lock HQ out of the portal by guessing at every account from one
+address, or at one account from everywhere. The same counter covers ``/admin/login/``
+because axes hooks ``django.contrib.auth.authenticate`` itself.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
+import math
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import views as auth_views
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
+from django.shortcuts import render
 
 
-def _keys(request: HttpRequest) -> list[str]:
-    username = (request.POST.get("username") or "").strip().lower()
-    address = request.META.get("REMOTE_ADDR", "")
-    return [
-        "login-fail:user:" + hashlib.sha256(username.encode()).hexdigest()[:32],
-        "login-fail:addr:" + hashlib.sha256(address.encode()).hexdigest()[:32],
-    ]
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, as the trusted proxies saw it.
+
+    With ``KDR_TRUSTED_PROXIES=0`` (no proxy) it is ``REMOTE_ADDR`` and forwarding headers are
+    ignored: a client could write anything into them. With N trusted proxies, each of which
+    appends the address it received the request from to ``KDR_CLIENT_IP_HEADER``
+    (X-Forwarded-For by default), the client is the N-th entry from the right; everything to
+    its left was written by the client and is not trusted. A header with fewer entries than
+    that, or an entry that is not an IP address, means the request did not come through the
+    proxies as configured, and the peer address is used instead.
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    header = request.META.get(settings.CLIENT_IP_META_KEY, "")
+    hops = [hop.strip() for hop in header.split(",") if hop.strip()]
+    if len(hops) < proxies:
+        return remote
+    candidate = hops[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
-class ThrottledLoginView(auth_views.LoginView):
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        keys = _keys(request)
-        if any((cache.get(key) or 0) >= settings.LOGIN_MAX_FAILURES for key in keys):
-            form = self.get_form()
-            form.add_error(
-                None,
-                _("ログインの失敗が続いたため、しばらく受け付けません。%(m)d分後にお試しください。")
-                % {"m": settings.LOGIN_LOCKOUT_SECONDS // 60},
-            )
-            response = self.form_invalid(form)
-            response.status_code = 429
-            return response
-        response = super().post(request, *args, **kwargs)
-        if response.status_code == 200:  # the form was redisplayed: wrong credentials
-            for key in keys:
-                cache.add(key, 0, settings.LOGIN_LOCKOUT_SECONDS)
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
-        else:
-            cache.delete(keys[0])
-        return response
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any = None
+) -> HttpResponse:
+    """The lockout page (429), in the visitor's language, for the portal and the admin alike."""
+    minutes = max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return render(
+        request,
+        "registration/lockout.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -64,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused by the axes backend into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 if DEBUG:
     # runserver serves static files itself; WhiteNoise serves the collected ones in production.
@@ -164,6 +167,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in throttling (django-axes, kurashiki_dr/auth.py): failures are counted in the database
+# (one store for every gunicorn worker) per username + client address, for the portal's login
+# and the admin's alike. Unlock: `manage.py axes_reset_username NAME` or the admin (アクセス試行).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("KDR_LOGIN_MAX_FAILURES", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("KDR_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=60))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "kurashiki_dr.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "kurashiki_dr.auth.client_ip"
+# The TLS proxies in front of the portal. 0: the portal is reached directly and the client is
+# REMOTE_ADDR (forwarding headers are ignored, since anyone can send them). N: the client is
+# the N-th address from the right of KDR_CLIENT_IP_HEADER, which those proxies append to.
+TRUSTED_PROXY_COUNT = env_int("KDR_TRUSTED_PROXIES", 0, minimum=0)
+CLIENT_IP_HEADER = env_str("KDR_CLIENT_IP_HEADER", "X-Forwarded-For").strip()
+if not CLIENT_IP_HEADER or not all(c.isalnum() or c == "-" for c in CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(
+        f"KDR_CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not an HTTP header name"
+    )
+CLIENT_IP_META_KEY = "HTTP_" + CLIENT_IP_HEADER.upper().replace("-", "_")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -197,6 +224,12 @@ PHOTO_MAX_BYTES = env_int("KDR_PHOTO_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 # but marked 要確認 for HQ (reports/review.py). On the parser's test corpus every reading at
 # 0.7 or above was right and most mistakes scored below 0.6.
 REPORT_REVIEW_CONFIDENCE = env_float("KDR_REVIEW_CONFIDENCE", 0.6, minimum=0.0, maximum=1.0)
+# A photo is refused above this many pixels, before it is decoded (a 30000×30000 PNG of a few
+# kilobytes would need 2.7 GB of memory). 40 MP is above any phone camera's default.
+PHOTO_MAX_PIXELS = env_int("KDR_PHOTO_MAX_PIXELS", 40_000_000, minimum=1_000_000)
+# Long side of what pages show (reports/photos.py): the display copy and the thumbnail.
+PHOTO_DISPLAY_PX = env_int("KDR_PHOTO_DISPLAY_PX", 1600, minimum=320)
+PHOTO_THUMB_PX = env_int("KDR_PHOTO_THUMB_PX", 320, minimum=64)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -215,8 +248,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = False
 # HSTS preload is a commitment for the whole city domain; it is the domain owner's decision.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
-LOGIN_MAX_FAILURES = env_int("KDR_LOGIN_MAX_FAILURES", 10, minimum=1)
-LOGIN_LOCKOUT_SECONDS = env_int("KDR_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=60)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -393,5 +424,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("KDR_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Failures and lockouts are WARNINGs (username and address masked); INFO is chatter.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -10,7 +10,6 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kurashiki_dr import views
-from kurashiki_dr.auth import ThrottledLoginView
 
 # The docs page loads Swagger UI's script as a file (the split view, no inline script); its
 # template keeps a small <style> block, so this page alone may use inline styles.
@@ -23,7 +22,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("help/", views.help_index, name="help"),
     path("help/operator/", views.help_operator, name="help_operator"),
-    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -881,6 +881,7 @@ class Conversation:
     def photo(self, prefetched: Prefetched) -> Result:
         from django.conf import settings
 
+        from reports.photos import photo_check
         from reports.services import report_add_photo, sniff_image_type
 
         if not self.may_report():
@@ -889,11 +890,17 @@ class Conversation:
             self.reply(content.text(_("写真を受け取れませんでした。もう一度送ってください。")))
             return self.done("photo:download_failed")
         data = prefetched.download.data
-        if sniff_image_type(data[:16]) is None or len(data) > settings.PHOTO_MAX_BYTES:
+        content_type = sniff_image_type(data[:16])
+        if content_type is None or len(data) > settings.PHOTO_MAX_BYTES:
             self.reply(
                 content.text(_("受け付けられるのは画像（JPEG・PNG・GIF・WebP・HEIC）のみです。"))
             )
             return self.done("photo:not_image")
+        try:
+            photo_check(data, content_type)  # before a new report is opened for it
+        except ValidationError as exc:
+            self.reply(content.text(" ".join(exc.messages)))
+            return self.done("photo:rejected")
         report = self._latest_report()
         created = report is None
         if report is None:

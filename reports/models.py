@@ -253,6 +253,11 @@ def _ext(filename: str) -> str:
     return ext if ext in {".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic"} else ".bin"
 
 
+#: Formats the portal decodes to make the display copy and thumbnail (reports/photos.py).
+#: HEIC is kept as sent but not decoded: its pages offer the original for download only.
+PREVIEWABLE_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
 class Photo(models.Model):
     report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="photos")
     revision = models.ForeignKey(
@@ -276,6 +281,10 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return self.image.name
+
+    @property
+    def has_preview(self) -> bool:
+        return self.content_type in PREVIEWABLE_PHOTO_TYPES
 
 
 class ReportReview(models.Model):

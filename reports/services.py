@@ -40,6 +40,7 @@ from reports.models import (
     ReviewKind,
     RevisionKind,
 )
+from reports.photos import derivatives_store, photo_render
 from reports.subjects import observations_for
 
 MAX_TEXT_LENGTH = 5000
@@ -668,6 +669,9 @@ def report_add_photo(
     content_type = sniff_image_type(data[:16])
     if content_type is None:
         raise ValidationError({"photo": _("JPEG・PNG・GIF・WebP・HEIC の画像を送ってください。")})
+    # Refuses a decompression bomb or an undecodable image before anything is stored, and
+    # makes what pages show (no EXIF), outside the transaction: no lock is held meanwhile.
+    rendered = photo_render(data, content_type)
     with transaction.atomic():
         locked = Report.objects.select_for_update().get(pk=report.pk)
         photo = Photo(
@@ -681,7 +685,8 @@ def report_add_photo(
             channel=channel,
             source_ref=source_ref,
         )
-        photo.image.save(filename, ContentFile(data), save=False)
+        photo.image.save(filename, ContentFile(data), save=False)  # the evidence, as sent
+        derivatives_store(photo.image.storage, photo.image.name, rendered)
         photo.save()
         audit_record(
             actor=user,

@@ -17,4 +17,6 @@ urlpatterns = [
     path("<int:pk>/withdraw/", views.report_withdraw, name="withdraw"),
     path("<int:pk>/acknowledge/", views.report_acknowledge, name="acknowledge"),
     path("photos/<int:pk>/", views.report_photo, name="photo"),
+    path("photos/<int:pk>/display/", views.report_photo_display, name="photo_display"),
+    path("photos/<int:pk>/thumb/", views.report_photo_thumb, name="photo_thumb"),
 ]

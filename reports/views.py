@@ -26,6 +26,7 @@ from reports.access import incidents_for_user, report_for_user, reports_for_user
 from reports.categories import CAUSE_LABELS, SCHEMAS, TREND_LABELS, Category
 from reports.forms import ReportFilterForm, ReportForm, WithdrawForm
 from reports.models import Photo, Report, ReportStatus, ReviewKind, parse_number
+from reports.photos import DISPLAY, THUMB, derivative_open, derivatives_discard
 
 PAGE_SIZE = 30
 _NONE = "—"
@@ -210,6 +211,7 @@ def _discard_files(photos: list[Photo]) -> None:
     """After a rollback, remove files already written for the rolled-back photos."""
     for photo in photos:
         photo.image.storage.delete(photo.image.name)
+        derivatives_discard(photo.image.storage, photo.image.name)
 
 
 @_role_required(_may_report)
@@ -437,20 +439,60 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-def report_photo(request: HttpRequest, pk: int) -> HttpResponse:
-    """A photo, streamed only to users who may see its report (never a public media URL)."""
-    photo = Photo.objects.filter(
-        pk=pk, report__in=reports_for_user(request.user).values("pk")
-    ).first()
+def _photo_for_user(user: Any, pk: int) -> Photo:
+    """The photo, if ``user`` may see its report; one check for the original and the
+    derivatives alike (never a public media URL)."""
+    photo = (
+        Photo.objects.filter(pk=pk, report__in=reports_for_user(user).values("pk"))
+        .select_related("report")
+        .first()
+    )
     if photo is None:
         raise Http404(_("写真が見つかりません。"))
+    return photo
+
+
+@login_required
+def report_photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """The original as it was received: the evidence, byte for byte (EXIF and GPS
+    included), as a download. Pages show the derivatives below."""
+    photo = _photo_for_user(request.user, pk)
     try:
         handle = photo.image.open("rb")
     except FileNotFoundError:
         raise Http404(_("写真が見つかりません。")) from None
-    response = FileResponse(handle, content_type=photo.content_type)
+    extension = photo.image.name.rsplit(".", 1)[-1] if "." in photo.image.name else "bin"
+    response = FileResponse(
+        handle,
+        content_type=photo.content_type,
+        as_attachment=True,
+        filename=f"{photo.report.number}-{photo.pk}.{extension}",
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _derivative_response(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    photo = _photo_for_user(request.user, pk)
+    handle = derivative_open(photo, kind)
+    if handle is None:
+        raise Http404(_("この写真はプレビューできません。原本をダウンロードしてください。"))
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    # A photo never changes (a new one is a new row), so the browser may keep it.
+    response["Cache-Control"] = "private, max-age=86400"
     response["Content-Disposition"] = "inline"
     return response
+
+
+@login_required
+def report_photo_display(request: HttpRequest, pk: int) -> HttpResponse:
+    """The display copy (long side 1600 px, no EXIF) that pages open."""
+    return _derivative_response(request, pk, DISPLAY)
+
+
+@login_required
+def report_photo_thumb(request: HttpRequest, pk: int) -> HttpResponse:
+    """The thumbnail (long side 320 px, no EXIF) that pages embed."""
+    return _derivative_response(request, pk, THUMB)

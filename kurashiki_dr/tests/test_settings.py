@@ -43,6 +43,9 @@ def run_check(env_changes: dict[str, str | None], *args: str) -> subprocess.Comp
         ({"DJANGO_DEBUG": "maybe"}, "is not a boolean"),
         ({"KDR_PHOTO_MAX_BYTES": "ten"}, "is not an integer"),
         ({"DATABASE_URL": "mysql-ish://nonsense"}, "DATABASE_URL"),
+        ({"KDR_TRUSTED_PROXIES": "-1"}, "KDR_TRUSTED_PROXIES=-1 must be at least 0"),
+        ({"KDR_CLIENT_IP_HEADER": "X-Forwarded-For: 1.2.3.4"}, "is not an HTTP header name"),
+        ({"KDR_PHOTO_MAX_PIXELS": "40MP"}, "is not an integer"),
     ],
 )
 def test_production_refuses_to_start(changes, message):

@@ -269,6 +269,47 @@ class ReportOutputSerializer(serializers.Serializer):
         return urls
 
 
+@extend_schema_serializer(component_name="Photo")
+class PhotoOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    report = serializers.IntegerField(source="report_id")
+    content_type = serializers.CharField(help_text="受信した原本の形式")
+    size = serializers.IntegerField(help_text="原本のバイト数")
+    sha256 = serializers.CharField(help_text="原本の SHA-256（監査ログに記録）")
+    uploaded_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField(help_text="原本（証拠、EXIF を含む）のダウンロード")
+    display_url = serializers.SerializerMethodField(
+        help_text="表示用（長辺 1600 px、EXIF なし）。プレビューできない形式では null"
+    )
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="サムネイル（長辺 320 px、EXIF なし）。プレビューできない形式では null"
+    )
+
+    def _url(self, name: str, photo: Any) -> str:
+        url = reverse(name, kwargs={"pk": photo.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, photo: Any) -> str:
+        return self._url("reports:photo", photo)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_display_url(self, photo: Any) -> str | None:
+        return self._url("reports:photo_display", photo) if photo.has_preview else None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_thumbnail_url(self, photo: Any) -> str | None:
+        return self._url("reports:photo_thumb", photo) if photo.has_preview else None
+
+
+@extend_schema_serializer(component_name="PhotoUpload")
+class PhotoUploadInputSerializer(serializers.Serializer):
+    photo = serializers.FileField(
+        help_text="JPEG・PNG・GIF・WebP・HEIC。原本はそのまま証拠として保存されます。"
+    )
+
+
 @extend_schema_serializer(component_name="ReportRevision")
 class RevisionOutputSerializer(serializers.Serializer):
     number = serializers.IntegerField(help_text="版 (1 = 初報)")

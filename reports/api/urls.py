@@ -29,6 +29,7 @@ urlpatterns = [
         views.ReportWithdrawalView.as_view(),
         name="report-withdrawal",
     ),
+    path("reports/<str:id>/photos/", views.ReportPhotosView.as_view(), name="report-photos"),
     path(
         "reports/<str:id>/acknowledge/",
         views.ReportAcknowledgeView.as_view(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, QuerySet
@@ -21,6 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -262,6 +264,36 @@ class ReportWithdrawalView(ApiView):
             _report_output(request.user, report.pk),
             status.HTTP_201_CREATED,
         )
+
+
+class ReportPhotosView(ApiView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="reports_photos_create",
+        summary="報告に写真を追加",
+        description="multipart/form-data の `photo` に画像を 1 枚。原本はそのまま保存され"
+        "（SHA-256 を監査ログに記録）、表示用の縮小版（EXIF なし）が作られます。"
+        "画素数が多すぎる画像（上限 4,000万画素）や読み取れない画像は 400 です。",
+        parameters=[ID_PARAMETER],
+        request={"multipart/form-data": s.PhotoUploadInputSerializer},
+        responses={201: s.PhotoOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["reports"],
+    )
+    def post(self, request: Request, id: str) -> Response:
+        report = _revisable(request.user, int(id))
+        data = s.PhotoUploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["photo"]
+        photo = services.report_add_photo(
+            report=report,
+            # One byte over the limit is enough for report_add_photo to refuse it.
+            data=upload.read(settings.PHOTO_MAX_BYTES + 1),
+            filename=upload.name or "photo",
+            user=request.user,
+            channel=ReportChannel.API,
+        )
+        return self.answer(s.PhotoOutputSerializer, photo, status.HTTP_201_CREATED)
 
 
 class ReportAcknowledgeView(ApiView):
