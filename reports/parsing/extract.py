@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from . import lexicon
+from . import gazetteer, lexicon
 from .normalize import APPROX, NUM, PLACEHOLDER, Quantity, as_count, find_quantities, parse_number
 
 _HIRA = "\u3041-\u309f"
@@ -113,10 +113,10 @@ _AREA_RE = re.compile(
     + _alternation([s for s in lexicon.AREA_SUFFIXES if s != "町"])
     + "|IC(?![A-Za-z])|町(?!道|内会|民|長|役場|会))+"
 )
-# One-character districts (庄, 妹) are too common alone; they count after another district.
-_DISTRICT_WORDS = [d for d in lexicon.DISTRICTS if len(d) > 1 and d != "市場"]
-_DISTRICT_RE = re.compile(
-    f"(?:{_alternation(_DISTRICT_WORDS)})(?:町)?(?:{_alternation(lexicon.DISTRICTS)})?(?:町)?"
+# Bare district names (水島, 児島町): less specific than a 町域 or a name with a suffix.
+_DISTRICT_NAMES = frozenset(
+    [*gazetteer.DISTRICT_PREFIXES, *[d for d in lexicon.DISTRICTS if len(d) > 1]]
+    + [d + "町" for d in lexicon.DISTRICTS if not d.endswith("町")]
 )
 # 中国電力NW倉敷, 中国電力ネットワーク倉敷営業所: a district inside an organisation's name
 _ORG_BEFORE_RE = re.compile(r"(?:[A-Za-z]|電力|ネットワーク|株式会社|\(株\))\Z")
@@ -239,9 +239,16 @@ class Doc:
             start, prefix = name_before(text, m.start())
             if prefix:
                 found.append(Mention(start, m.end(), prefix + m.group()))
-        for m in _DISTRICT_RE.finditer(text):
+        for m in gazetteer.place_re().finditer(text):
+            found.append(Mention(m.start(), m.end(), m.group()))
+        for m in gazetteer.weak_place_re().finditer(text):
             found.append(Mention(m.start(), m.end(), m.group()))
         blockers = self.facilities + self.roads + self.rivers
+        districts = _DISTRICT_NAMES
+        found = [
+            Mention(m.start, m.end, m.name, "district" if m.name in districts else "town")
+            for m in found
+        ]
         return [
             m
             for m in _dedupe(found)

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from . import extract, lexicon
+from . import extract, language, lexicon
 from .normalize import normalize
 from .schema import (
     CATEGORIES,
@@ -157,7 +157,7 @@ def parse_strict(
         now = datetime.now(tz=JST)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=JST)
-    doc = extract.Doc(normalize(text))
+    doc = extract.Doc(language.repair(normalize(text)))
     scores = score(doc, context)
     category, confidence = _choose(scores, doc, context)
     fields: dict[str, Any] = empty_fields(category)
