@@ -13,7 +13,16 @@ from functools import cached_property
 from typing import Any
 
 from . import gazetteer, lexicon
-from .normalize import APPROX, NUM, PLACEHOLDER, Quantity, as_count, find_quantities, parse_number
+from .normalize import (
+    APPROX,
+    NUM,
+    PLACEHOLDER,
+    SUPERSEDED_LEVEL_RE,
+    Quantity,
+    as_count,
+    find_quantities,
+    parse_number,
+)
 
 _HIRA = "\u3041-\u309f"
 _KANJI = "\u3005\u3006\u3007\u3400-\u4dbf\u4e00-\u9fff"
@@ -179,8 +188,14 @@ _NOT_A_NAME_RE = re.compile(
 class Doc:
     """A normalised message with its mentions, each computed once on first use."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, prepared: str | None = None) -> None:
         self.text = text
+        self.prepared = text if prepared is None else prepared  # before corrections
+
+    @cached_property
+    def superseded_levels(self) -> list[float]:
+        """Levels a correction replaced (11.2m → 10.8m: 11.2), oldest first."""
+        return [float(m.group("num")) for m in SUPERSEDED_LEVEL_RE.finditer(self.prepared)]
 
     @cached_property
     def quantities(self) -> list[Quantity]:
@@ -389,6 +404,11 @@ _RESTORED_RE = re.compile(
     r"送電再開|復電)(?!見込|予定|の見込|の予定|時期|作業|に向け|のめど|の目途)"
     r"|(?P<verb>復旧)(?:しました|した|しています)"
 )
+_SUB_BEFORE_RE = re.compile(r"(?:うち|内訳|内|このうち|その内|そのうち)(?:は|:|、)?\s?$")
+# "真備町川辺 復旧済み" inside a list: the area just named is back (not 復旧見込み)
+_AREA_RESTORED_RE = re.compile(
+    r"(?:は|:)?\s?(?:復旧済み?|復旧完了|送電再開済み?|停電解消|解消済み?)(?!見込|予定)"
+)
 _PARTIAL_RE = re.compile(r"一部|残り|残る|未復旧|うち")
 
 
@@ -421,7 +441,11 @@ def outage(doc: Doc) -> dict[str, Any]:
     for q in doc.quantities:
         if q.unit in _HOUSEHOLD_UNITS:
             events.append((q.start, 1, q))
+    for r in _AREA_RESTORED_RE.finditer(text):
+        events.append((r.start(), 2, None))
     events.sort(key=lambda e: (e[0], e[1]))
+    sub_areas: set[int] = set()  # うち下津井地区 600世帯: part of a count already given
+    restored_areas: set[int] = set()
     areas: list[dict[str, Any]] = []
     group: list[dict[str, Any]] = []  # areas waiting for their count
     group_end = -1  # where the last area of the group ended; -1 after a count
@@ -430,11 +454,21 @@ def outage(doc: Doc) -> dict[str, Any]:
     remaining: int | None = None
     orphans: list[int | None] = []
     for _, _, item in events:
+        if item is None:  # 真備町川辺 復旧済み: that area's count is 0
+            if group_end >= 0:
+                for entry in group:
+                    if entry["households"] is None:
+                        entry["households"] = 0
+                        restored_areas.add(id(entry))
+            group_end = -1
+            continue
         if isinstance(item, Mention):
             entry = next((a for a in areas if a["area"] == item.name), None)
             if entry is None:
                 entry = {"area": item.name, "households": None}
                 areas.append(entry)
+                if _preceded_by(text, item.start, _SUB_BEFORE_RE, 6):
+                    sub_areas.add(id(entry))
             adjacent = group_end >= 0 and _AREA_JOIN_RE.fullmatch(text, group_end, item.start)
             group = [*group, entry] if adjacent else [entry]
             group_end = item.end
@@ -453,7 +487,10 @@ def outage(doc: Doc) -> dict[str, Any]:
         group_end = -1
     restoration = _restoration(text)
     restored = _RESTORED_RE.search(text)
-    if restored and restoration is None:
+    still_out = any(
+        a["households"] for a in areas if id(a) not in restored_areas and id(a) not in sub_areas
+    )
+    if restored and restoration is None and not (restored_areas and still_out):
         restoration = restored.group("phrase") or "復旧済み"
         if not _PARTIAL_RE.search(text):
             for a in areas:
@@ -468,8 +505,9 @@ def outage(doc: Doc) -> dict[str, Any]:
         total = remaining
     elif areas:
         in_joint = {id(a) for members, v in joint if v is not None for a in members}
-        if all(a["households"] is not None or id(a) in in_joint for a in areas):
-            total = sum(a["households"] or 0 for a in areas if id(a) not in in_joint)
+        counted = [a for a in areas if id(a) not in sub_areas] or areas
+        if all(a["households"] is not None or id(a) in in_joint for a in counted):
+            total = sum(a["households"] or 0 for a in counted if id(a) not in in_joint)
             total += sum(v for _, v in joint if v is not None)
     elif orphans and all(v is not None for v in orphans):
         total = sum(v for v in orphans if v is not None)
@@ -510,7 +548,8 @@ def road_closure(doc: Doc) -> dict[str, Any]:
         candidates = [a for a in doc.areas] + [
             f for f in doc.facilities if not _overlaps(f, doc.roads)
         ]
-        candidates.sort(key=lambda m: m.start)
+        # 県道 水島 広江付近: the 町域 or the place with a suffix, not the district before it
+        candidates.sort(key=lambda m: (m.kind == "district", m.start))
         if candidates:
             place = candidates[0].name
     if place is None:
@@ -526,12 +565,18 @@ def road_closure(doc: Doc) -> dict[str, Any]:
 # -- water level --------------------------------------------------------------------------
 
 _TREND_RE = re.compile(
-    r"(?P<rising>上昇|増水|上がっ|上がり|高くなっ|増加)"
-    r"|(?P<falling>下降|低下|減水|下がっ|下がり|引い|引き始|減少)"
+    r"(?P<falling>ピーク(?:を)?(?:越え|超え|過ぎ|越し|超し|アウト)|ピーク(?:は|を)?過ぎ|下降|低下|減水"
+    r"|下がっ|下がり|引い|引き始|減少|[↓⤵↘]|減って|減り)"
+    r"|(?P<rising>上昇|増水|上がっ|上がり|高くなっ|増加|増え|増して|[↑⤴↗]|高まっ)"
     r"|(?P<steady>横ばい|横這い|変化なし|変化無し|変動なし|変わらず|一定|安定|平行線)"
 )
 _FLOOD_RE = re.compile(
-    r"(?P<false>(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|の|も)?(?:被害)?(?:なし|無し|ありません"
+    r"(?P<false>(?:浸水|越水|氾濫|冠水|溢水|越流|決壊)(?:する|した|している)?[^。、\n]{0,8}?"
+    r"(?:心配|恐れ|おそれ|可能性|状況|段階|様子|気配|危険)(?:は|も)?\s?(?:ありません|ない|なし|無し"
+    r"|低い|少ない|ではありません|ではない|じゃない|にはない|にはありません)"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|も)?(?:していない|していません|しておらず|せず"
+    r"|までは(?:いって|至って)(?:いない|いません)|には至って(?:いない|いません|おらず))"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|の|も)?(?:被害)?(?:なし|無し|ありません"
     r"|していない|していません|解消|の(?:おそれ|恐れ)は?(?:なし|ない|ありません))|異常なし"
     r"|被害なし)"
     r"|(?P<true>氾濫(?!危険|注意|警戒|の?(?:おそれ|恐れ|可能性)|予測|警報)"
@@ -539,6 +584,15 @@ _FLOOD_RE = re.compile(
     r"|浸水(?!の?(?:おそれ|恐れ|可能性)|想定)|冠水(?!の?(?:おそれ|恐れ|可能性)))"
 )
 _LEVEL_AFTER_BLOCK_RE = re.compile(r"\s?(?:先|手前|区間|付近|にわたり|幅|範囲|以内|離れ)")
+_CURRENT_BEFORE_RE = re.compile(r"(?:現在|現在の水位|今|いま|最新)(?:は|:|で)?\s?(?:約)?\s?$")
+# Thresholds, peaks and earlier readings written beside the current level.
+_REFERENCE_BEFORE_RE = re.compile(
+    r"(?:氾濫危険水位|避難判断水位|氾濫注意水位|水防団待機水位|危険水位|基準水位|計画高水位|警戒水位"
+    r"|ピーク|最高水位|最高|前回|前報|先ほど|さきほど)(?:は|:|の|時)?\s?(?:約)?\s?$"
+)
+_EARLIER_BEFORE_RE = re.compile(
+    r"(?:ピーク|最高水位|最高|前回|前報|先ほど|さきほど)(?:は|:|時)?\s?(?:約)?\s?$"
+)
 _LEVEL_NO_UNIT_RE = re.compile(
     rf"水位(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>[0-9]{{1,3}}\.[0-9]{{1,3}})"
 )
@@ -559,12 +613,21 @@ def water_level(doc: Doc) -> dict[str, Any]:
     for m in _TREND_RE.finditer(text):
         trend = m.lastgroup
     level: float | None = None
-    for q in doc.quantities:
-        if q.unit in ("m", "メートル") and q.value is not None:
-            if _LEVEL_AFTER_BLOCK_RE.match(text, q.end):
-                continue
-            level = float(q.value)
-            break
+    levels = [
+        q
+        for q in doc.quantities
+        if q.unit in ("m", "メートル")
+        and q.value is not None
+        and not _LEVEL_AFTER_BLOCK_RE.match(text, q.end)
+    ]
+    current = next((q for q in levels if _preceded_by(text, q.start, _CURRENT_BEFORE_RE, 6)), None)
+    reference = [q for q in levels if _preceded_by(text, q.start, _REFERENCE_BEFORE_RE, 12)]
+    if current is None:
+        current = next((q for q in levels if q not in reference), None)
+    if current is None and levels:
+        current = levels[0]
+    if current is not None:
+        level = float(current.value)
     if level is None:
         m = _LEVEL_NO_UNIT_RE.search(text)
         if m:
@@ -572,6 +635,17 @@ def water_level(doc: Doc) -> dict[str, Any]:
             level = float(value) if value is not None else None
     if level is not None and level > 1000:
         level = None
+    if trend is None and level is not None:
+        # ピーク 9.9m 現在 9.4m / 11.2m → 10.8m: the change between two readings
+        before = doc.superseded_levels + [
+            float(q.value)
+            for q in levels
+            if q is not current and _preceded_by(text, q.start, _EARLIER_BEFORE_RE, 8)
+        ]
+        if before:
+            trend = (
+                "falling" if before[-1] > level else "rising" if before[-1] < level else "steady"
+            )
     flooding = None
     fm = _FLOOD_RE.search(text)
     if fm:
@@ -582,10 +656,12 @@ def water_level(doc: Doc) -> dict[str, Any]:
 # -- medical capacity ---------------------------------------------------------------------
 
 ACCEPT_RE = re.compile(
-    r"(?P<false>(?:受け?入れ?|受入れ?)(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
+    r"(?P<false>(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:否|不可|×|NG|できません|できない)"
+    r"|(?:受け?入れ?|受入れ?)(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
     r"|出来な|見合わせ|制限|休止|ストップ|お断り)|満床|休診|診療(?:を)?(?:停止|不可|中止|休止)"
     r"|受け?入れ?られ(?:ない|ません))"
-    r"|(?P<true>(?:受け?入れ?|受入れ?)(?:は|が|も|:)?\s?(?:可能|可(?!否)|OK|継続|再開|しています|できます"
+    r"|(?P<true>(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:可能|可|OK)"
+    r"|(?:受け?入れ?|受入れ?)(?:は|が|も|:)?\s?(?:可能|可(?!否)|OK|継続|再開|しています|できます"
     r"|しております|中)|診療(?:可能|継続|中|再開)|対応可能|通常診療|空床あり|空きあり)"
 )
 _BEDS_RE = re.compile(
@@ -595,7 +671,7 @@ _BEDS_RE = re.compile(
 _NO_BEDS_RE = re.compile(r"満床|空床(?:は)?(?:なし|無し|ゼロ|0)|空きベッド(?:は)?(?:なし|無し)")
 _INJURED_TOTAL_RE = re.compile(
     r"(?:負傷者|けが人|怪我人|ケガ人|傷病者|負傷|救急搬送|搬送者|受入患者|患者)(?:数)?"
-    r"(?:の)?(?:受入れ?|受け入れ|搬送)?"
+    r"(?:の)?(?:\s?(?:受入れ?|受け入れ|搬送|収容|来院|済み?))*"
     rf"(?:は|:|が)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:名|人)"
 )
 _INJURED_PART_RE = re.compile(
@@ -729,7 +805,19 @@ def phrase_before(text: str, end: int, limit: int = 20) -> str:
     return phrase.removeprefix("の")
 
 
+_REASON_PAREN_RE = re.compile(
+    rf"\((?P<r>[{NAME_CHARS}・]{{2,20}}?(?:対応|支援|対策|ケア|相談|補助|応援|確認|調整))\)"
+)
+_REASON_TAIL_RE = re.compile(
+    rf"(?:^|(?<=[\s、,]))(?P<r>[{NAME_CHARS}・]{{2,20}}?(?:対応|支援|対策|ケア|相談|補助|調整))"
+    r"(?:のため|で|として)?\s?(?:$|\n|。)"
+)
+
+
 def _reason(text: str) -> str | None:
+    m = _REASON_PAREN_RE.search(text)
+    if m:
+        return clean_name(m.group("r"), topics=False) or m.group("r")
     m = _REASON_BECAUSE_RE.search(text)
     if m:
         phrase = phrase_before(text, m.start())
@@ -739,6 +827,9 @@ def _reason(text: str) -> str | None:
     if m:
         start, _ = name_before(text, m.start(), 20)
         return text[start : m.end("word")]
+    m = _REASON_TAIL_RE.search(text)
+    if m:
+        return clean_name(m.group("r"), topics=False) or None
     return None
 
 

@@ -158,6 +158,9 @@ def find_quantities(text: str) -> list[Quantity]:
 
 # -- corrections ----------------------------------------------------------------------------
 
+SUPERSEDED_LEVEL_RE = re.compile(
+    r"(?P<num>[0-9]{1,3}(?:\.[0-9]{1,3})?)\s?(?:m|メートル)\s?(?:→|⇒|➡|->|=>)\s?(?:約)?\s?[0-9]"
+)
 _CORRECTION_HINT_RE = re.compile(r"→|⇒|➡|->|=>|誤|ではなく|でなく|訂正|修正|変更")
 _QTY = rf"{APPROX}?\s?(?:{NUM})\s?(?:世帯|名|人|戸|軒|床|件|隊|班|台|メートル|m)?"
 _CORRECTION_RES = (
@@ -186,6 +189,17 @@ def apply_corrections(text: str) -> str:
 
 
 def normalize(text: str) -> str:
+    return apply_corrections(prepare(text)).strip()
+
+
+_KANA_UNITS_RE = re.compile(
+    r"(?<=[0-9])\s?(?:(?P<ken>けん|ケン)|(?P<mei>めい|メイ|にん|ニン)|(?P<setai>せたい|セタイ))"
+)
+_KANA_UNITS = {"ken": "軒", "mei": "名", "setai": "世帯"}
+
+
+def prepare(text: str) -> str:
+    """``normalize`` before in-message corrections are applied (the superseded values kept)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = text[:MAX_RAW_CHARS].translate(_MARKER_TABLE)
@@ -196,5 +210,6 @@ def normalize(text: str) -> str:
     text = _ASCII_MARKER_RE.sub("\n", text)
     text = _SPACES_RE.sub(" ", text)
     text = _NEWLINES_RE.sub("\n", text)
-    text = apply_corrections(text)
+    # 30けん, 12にん: units typed in kana
+    text = _KANA_UNITS_RE.sub(lambda m: _KANA_UNITS[m.lastgroup or "mei"], text)
     return text.strip()

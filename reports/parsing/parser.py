@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from . import extract, language, lexicon
-from .normalize import normalize
+from .normalize import apply_corrections, prepare
 from .schema import (
     CATEGORIES,
     REQUIRED_FIELDS,
@@ -157,7 +157,8 @@ def parse_strict(
         now = datetime.now(tz=JST)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=JST)
-    doc = extract.Doc(language.repair(normalize(text)))
+    prepared = prepare(text)
+    doc = extract.Doc(language.repair(apply_corrections(prepared).strip()), prepared=prepared)
     scores = score(doc, context)
     category, confidence = _choose(scores, doc, context)
     fields: dict[str, Any] = empty_fields(category)

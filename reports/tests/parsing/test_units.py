@@ -347,7 +347,7 @@ def test_parse_guard_turns_an_internal_error_into_general(monkeypatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parser, "normalize", boom)
+    monkeypatch.setattr(parser, "prepare", boom)
     result = parse("箭田小学校 避難者数 120名", now=NOW)
     assert (result.category, result.fields, result.confidence) == ("general", {}, 0.0)
     with pytest.raises(RuntimeError):
