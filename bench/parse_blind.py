@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 from bench.parse_bench import NOW, context_of, load  # noqa: E402
 from reports.parsing import parse  # noqa: E402
 
+BUCKETS = (("≥ 0.8", 0.8), ("0.5–0.8", 0.5), ("< 0.5", 0.0))
 BLIND = ROOT / "reports" / "tests" / "parsing" / "data" / "blind" / "corpus_blind_2026_12.jsonl"
 
 
@@ -39,6 +40,10 @@ class Score:
     fields: int = 0
     fields_ok: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # confidence bucket → [messages, category right]: is the confidence worth believing?
+    buckets: dict[str, list[int]] = field(
+        default_factory=lambda: {name: [0, 0] for name, _ in BUCKETS}
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +51,7 @@ class Score:
             "category_ok": self.category_ok,
             "fields": self.fields,
             "fields_ok": self.fields_ok,
+            "confidence": {k: {"n": n, "category_ok": ok} for k, (n, ok) in self.buckets.items()},
         }
 
 
@@ -56,6 +62,9 @@ def evaluate(cases: list[dict[str, Any]]) -> Score:
         score.messages += 1
         category_ok = result.category == case["category"]
         score.category_ok += category_ok
+        bucket = next(name for name, low in BUCKETS if result.confidence >= low)
+        score.buckets[bucket][0] += 1
+        score.buckets[bucket][1] += category_ok
         wrong: dict[str, Any] = {}
         judged = dict(case.get("fields") or {})
         for name, expected in judged.items():
@@ -97,6 +106,10 @@ def report(path: Path, score: Score, failures: int) -> None:
     )
     fields = pct(score.fields_ok, score.fields)
     print(f"field accuracy: {score.fields_ok}/{score.fields} ({fields})")
+    calibration = ", ".join(
+        f"{name}: {ok}/{n} right" for name, (n, ok) in score.buckets.items() if n
+    )
+    print(f"confidence (messages by confidence, category right): {calibration}")
     if not score.failures:
         return
     print(f"\nfailures ({len(score.failures)}; first {min(failures, len(score.failures))}):")

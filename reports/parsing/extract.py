@@ -195,7 +195,10 @@ class Doc:
     @cached_property
     def superseded_levels(self) -> list[float]:
         """Levels a correction replaced (11.2m → 10.8m: 11.2), oldest first."""
-        return [float(m.group("num")) for m in SUPERSEDED_LEVEL_RE.finditer(self.prepared)]
+        return [
+            float(m.group("num") or m.group("num2"))
+            for m in SUPERSEDED_LEVEL_RE.finditer(self.prepared)
+        ]
 
     @cached_property
     def quantities(self) -> list[Quantity]:
@@ -743,7 +746,7 @@ _EVAC_ORDER_RE = re.compile(
     r"|(?:避難指示|避難勧告|避難命令|退去命令)(?:は|の)?(?:発令)?"
     r"(?:なし|無し|出ていない|出ておらず|出ていません|ありません|不要))"
     r"|(?P<true>避難指示|避難勧告|緊急安全確保|退去(?:を)?(?:命令|命じ|指示|要請)|退去命令"
-    r"|警戒区域(?:を)?(?:設定|指定)|避難命令|避難を指示|避難を呼びかけ|立入禁止区域)"
+    r"|警戒区域(?:を)?(?:設定|指定)|避難命令|避難を指示|避難(?:を)?(?:呼びかけ|よびかけ)|立入禁止区域)"
 )
 _NOT_PEOPLE_BEFORE_RE = re.compile(
     r"(?:負傷|けが|怪我|ケガ|死者|死亡|重傷|軽傷|重症|軽症|隊員|消防|職員|不明|救助|搬送)"

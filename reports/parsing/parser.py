@@ -73,6 +73,12 @@ _BARE_UNITS = {
     "water_level": ("m", "メートル"),
 }
 
+_TEAM_UNITS = {"名", "人", "チーム", "班", "隊"}
+_ROLE_COUNT_RE = re.compile(
+    f"(?:{'|'.join(re.escape(r) for r in sorted(lexicon.ROLES, key=len, reverse=True))})"
+    r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊)"
+)
+
 _EXTRACTORS = {
     "evacuees": lambda doc, ctx: extract.evacuees(doc, ctx.facility),
     "outage": lambda doc, ctx: extract.outage(doc),
@@ -113,6 +119,8 @@ def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
         scores["water_level"] += 2
     if scores["road_closure"] > 0 and doc.roads:
         scores["road_closure"] += 2
+    if scores["dispatch"] > 0 and units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
+        scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent and how many
     if extract.ACCEPT_RE.search(text):
         scores["medical_capacity"] += 4
 
@@ -144,8 +152,22 @@ def _choose(
         top = scores["general"]
         rival = scores[best_report] if scores[best_report] >= MIN_SCORE else 0.0
         return "general", round(min(0.95, 0.3 + top / (top + rival + 4)), 2)
-    top, runner = scores[best], scores[second]
-    return best, top / (top + runner + 2.0)
+    return best, cue_confidence(scores[best], scores[second])
+
+
+def cue_confidence(top: float, runner: float) -> float:
+    """How sure the category is, from the winning score and the runner-up's (0..1).
+
+    The strength of the evidence (one cue of weight 3: 0.43; 6: 0.6; several strong cues:
+    towards 1) times how clearly it beats the next category (a tie halves it), over a floor
+    of 0.25. A tie or a single weak cue beside a rival falls under 0.5, the bot's threshold
+    for filing without asking; a clear report with several cues is 0.8 and more.
+    """
+    if top <= 0:
+        return 0.0
+    strength = top / (top + 4.0)
+    rivalry = min(1.0, max(0.0, runner) / top)
+    return 0.25 + 0.75 * strength * (1.0 - 0.5 * rivalry)
 
 
 def parse_strict(
@@ -170,8 +192,9 @@ def parse_strict(
     if category != "general":
         required = [name for group in REQUIRED_FIELDS[category] for name in group]
         if required:
+            # a report without its subject (no area, no facility) is a weaker reading
             found = len(required) - len(missing)
-            confidence *= 0.6 + 0.4 * found / len(required)
+            confidence *= 0.7 + 0.3 * found / len(required)
     return ParseResult(
         category=category,
         fields=fields,
