@@ -93,13 +93,36 @@ def parse_parser(output: str) -> list[Figure]:
     figures = []
     match = re.search(r"throughput: ([\d,]+) messages/s", output)
     if match:
-        figures.append(Figure("parser rate (one core)", f"{match[1]} messages/s"))
+        rate = _num(match[1])
+        figures.append(
+            Figure("parser rate (one core)", f"{match[1]} messages/s", "≥ 2,000/s", rate >= 2000)
+        )
+    match = re.search(r"worst case max: ([\d.]+) ms \(([^)]*)\)", output)
+    if match:
+        ms = float(match[1])
+        figures.append(
+            Figure("parser worst-case input", f"{ms:.1f} ms ({match[2]})", "≤ 50 ms", ms <= 50)
+        )
     match = re.search(r"^all\s+(\d+)\s+([\d.]+)%\s+([\d.]+)%", output, re.MULTILINE)
     if match:
         figures.append(
             Figure(
                 "parser accuracy on its corpus",
                 f"category {match[2]} %, fields {match[3]} % ({match[1]} messages)",
+            )
+        )
+    match = re.search(
+        r"^blind corpus (\S+): category (\d+)/(\d+) \(([\d.]+) %\), "
+        r"fields (\d+)/(\d+) \(([\d.]+) %\)",
+        output,
+        re.MULTILINE,
+    )
+    if match:
+        figures.append(
+            Figure(
+                "parser accuracy, blind corpus",
+                f"category {match[4]} % ({match[2]}/{match[3]}), "
+                f"fields {match[7]} % ({match[5]}/{match[6]}) — {match[1]}",
             )
         )
     return figures

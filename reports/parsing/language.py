@@ -145,32 +145,44 @@ def _kana_spans(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _reading_prefixes() -> frozenset[str]:
+    return frozenset(r[:k] for r in cue_readings() for k in range(1, len(r) + 1))
+
+
 def _homophone_spans(text: str) -> list[tuple[int, int, str]]:
     """Kanji words read like a cue but spelled otherwise (非難者 → 避難者)."""
     readings = cue_readings()
-    morphemes = [
-        (m.begin(), m.end(), m.surface(), m.reading_form()) for m in tokenizer().tokenize(text)
-    ]
+    prefixes = _reading_prefixes()
+    morphemes = list(tokenizer().tokenize(text))
     out: list[tuple[int, int, str]] = []
     i = 0
     n = len(morphemes)
     while i < n:
+        first = morphemes[i].surface()
+        if not _KANJI_RE.search(first):
+            i += 1
+            continue
         found = None
-        if _KANJI_RE.search(morphemes[i][2]):
-            for j in range(min(n, i + 3), i, -1):
-                surface = "".join(m[2] for m in morphemes[i:j])
-                if surface in lexicon.CUES or not _KANJI_RE.search(surface):
-                    continue
-                cue = readings.get("".join(m[3] for m in morphemes[i:j]))
-                if cue is None or not _KANJI_RE.search(cue.surface):
-                    continue
-                slip = surface.startswith(lexicon.HOMOPHONE_SLIPS)
-                if slip or (cue.weight >= 4 and _has_other_cue(text, cue)):
-                    found = (morphemes[i][0], morphemes[j - 1][1], cue.surface)
-                    i = j
-                    break
+        reading_so_far = ""
+        surface = ""
+        for j in range(i, min(n, i + 3)):
+            reading_so_far += morphemes[j].reading_form()
+            if reading_so_far not in prefixes:
+                break
+            surface += morphemes[j].surface() if j > i else first
+            cue = readings.get(reading_so_far)
+            if cue is None or surface == cue.surface or surface in lexicon.CUES:
+                continue
+            if not _KANJI_RE.search(cue.surface):
+                continue
+            if surface.startswith(lexicon.HOMOPHONE_SLIPS) or (
+                cue.weight >= 4 and _has_other_cue(text, cue)
+            ):
+                found = (morphemes[i].begin(), morphemes[j].end(), cue.surface, j + 1)
         if found:
-            out.append(found)
+            out.append(found[:3])
+            i = found[3]
         else:
             i += 1
     return out
@@ -196,7 +208,8 @@ def repair(text: str) -> str:
     if not text:
         return text
     spans = _kana_spans(text) if _KANA_RUN_RE.search(text) else []
-    spans += _homophone_spans(text)
+    if _KANJI_RE.search(text):
+        spans += _homophone_spans(text)
     if not spans:
         return text
     spans.sort()
