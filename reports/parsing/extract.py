@@ -53,6 +53,7 @@ _LEADING_TIME_RE = re.compile(
     "^(?:[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線)|[年月日時分]|現在|時点)+"
 )
 _HIRA_ONLY_RE = re.compile(f"[{_HIRA}]*")
+_LEADING_KANA_RE = re.compile(f"[{_HIRA}]{{2,}}(?=[{_KANJI}])")
 _PARTICLE_END = tuple("のはがをにへでともや")
 
 
@@ -255,6 +256,10 @@ class Doc:
         found: list[Mention] = []
         for m in _AREA_RE.finditer(text):
             start, prefix = name_before(text, m.start())
+            # こちら真備町: kana before a kanji name is the sentence, not the name
+            lead = _LEADING_KANA_RE.match(prefix)
+            if lead and lead.end() < len(prefix):
+                start, prefix = start + lead.end(), prefix[lead.end() :]
             if prefix:
                 found.append(Mention(start, m.end(), prefix + m.group()))
         for m in gazetteer.place_re().finditer(text):
@@ -530,7 +535,9 @@ _CAUSE_RE = re.compile(
     r"|(?P<other>電線垂下|電柱|工事|点検|調査|火災|落下物|障害物|漏水|看板)"
 )
 _PASSABLE_RE = re.compile(
-    r"(?P<true>通行止め?(?:は|を|が)?[^。、\n]{0,12}?"
+    r"(?P<true>通行止め?(?:に|と)?(?:は|も)?\s?(?:して|なって|されて)?(?:い|お)?"
+    r"(?:ません|ない|りません|らず)|通行止め?では(?:ありません|ない)"
+    r"|通行止め?(?:は|を|が)?[^。、\n]{0,12}?"
     r"(?:全面)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定|に向け)"
     r"|規制(?:は|を)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定)|片側交互通行|片側通行"
     r"|交互通行|通行可能|通行可|通行(?:を)?再開(?!予定|見込|の見込)|開通(?!予定|見込|の見込)"
