@@ -412,6 +412,7 @@ _RESTORED_RE = re.compile(
     r"送電再開|復電)(?!見込|予定|の見込|の予定|時期|作業|に向け|のめど|の目途)"
     r"|(?P<verb>復旧)(?:しました|した|しています)"
 )
+_RESPECTIVELY_RE = re.compile(r"それぞれ|各々|各|順に")
 _SUB_BEFORE_RE = re.compile(r"(?:うち|内訳|内|このうち|その内|そのうち)(?:は|:|、)?\s?$")
 # "真備町川辺 復旧済み" inside a list: the area just named is back (not 復旧見込み)
 _AREA_RESTORED_RE = re.compile(
@@ -453,6 +454,7 @@ def outage(doc: Doc) -> dict[str, Any]:
         events.append((r.start(), 2, None))
     events.sort(key=lambda e: (e[0], e[1]))
     sub_areas: set[int] = set()  # うち下津井地区 600世帯: part of a count already given
+    respective: list[dict[str, Any]] = []
     restored_areas: set[int] = set()
     areas: list[dict[str, Any]] = []
     group: list[dict[str, Any]] = []  # areas waiting for their count
@@ -471,6 +473,7 @@ def outage(doc: Doc) -> dict[str, Any]:
             group_end = -1
             continue
         if isinstance(item, Mention):
+            respective = []
             entry = next((a for a in areas if a["area"] == item.name), None)
             if entry is None:
                 entry = {"area": item.name, "households": None}
@@ -482,6 +485,19 @@ def outage(doc: Doc) -> dict[str, Any]:
             group_end = item.end
             continue
         value = as_count(item.value)
+        if respective:
+            respective.pop(0)["households"] = value
+            continue
+        if (
+            len(group) > 1
+            and group_end >= 0
+            and _RESPECTIVELY_RE.search(text, group_end, item.start)
+        ):
+            # 真備町箭田、真備町川辺 それぞれ 200世帯、150世帯: one count each, in order
+            group[0]["households"] = value
+            respective = group[1:]
+            group_end = -1
+            continue
         if _preceded_by(text, item.start, _TOTAL_BEFORE_RE, 8):
             explicit_total = value
         elif _preceded_by(text, item.start, _REMAINING_BEFORE_RE, 8):
@@ -538,7 +554,8 @@ _PASSABLE_RE = re.compile(
     r"(?P<true>通行止め?(?:に|と)?(?:は|も)?\s?(?:して|なって|されて)?(?:い|お)?"
     r"(?:ません|ない|りません|らず)|通行止め?では(?:ありません|ない)"
     r"|通行止め?(?:は|を|が)?[^。、\n]{0,12}?"
-    r"(?:全面)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定|に向け)"
+    r"(?:全面)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定|に向け|して(?:い|お)(?:ない|ません|りません)"
+    r"|されて(?:い|お)(?:ない|ません|りません)|でき(?:ない|ません)|せず|に至って)"
     r"|規制(?:は|を)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定)|片側交互通行|片側通行"
     r"|交互通行|通行可能|通行可|通行(?:を)?再開(?!予定|見込|の見込)|開通(?!予定|見込|の見込)"
     r"|通れる|通れます|徐行|仮復旧|迂回可)"
@@ -586,7 +603,9 @@ _FLOOD_RE = re.compile(
     r"|低い|少ない|ではありません|ではない|じゃない|にはない|にはありません)"
     r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|も)?(?:していない|していません|しておらず|せず"
     r"|までは(?:いって|至って)(?:いない|いません)|には至って(?:いない|いません|おらず))"
-    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|の|も)?(?:被害)?(?:なし|無し|ありません"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|の|も)?(?:被害)?(?:は|も)?"
+    r"\s?(?:今のところ|いまのところ|現在|現時点で|現時点では|特に)?\s?(?:なし|無し|ありません|出ていない"
+    r"|出ていません|ない"
     r"|していない|していません|解消|の(?:おそれ|恐れ)は?(?:なし|ない|ありません))|異常なし"
     r"|被害なし)"
     r"|(?P<true>氾濫(?!危険|注意|警戒|の?(?:おそれ|恐れ|可能性)|予測|警報)"

@@ -616,6 +616,8 @@ KANA_WORDS: dict[str, str] = {
     "未定": "outage",
     "通行止め": "road_closure",
     "通行可能": "road_closure",
+    "通行": "road_closure",
+    "通れ": "road_closure",
     "上昇": "water_level",
     "上昇中": "water_level",
     "低下": "water_level",

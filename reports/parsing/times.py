@@ -149,6 +149,14 @@ def _resolve(text: str, m: re.Match[str], hm: tuple[int, int], now: datetime) ->
     return result
 
 
+# "ピーク 9.9m(2:00) 現在 9.4m(3:00)": the time of a peak or an earlier reading
+_REFERENCE_BEFORE_RE = re.compile(r"(?:ピーク|最高|前回|前報)[^\n現]{0,12}$")
+
+
+def _is_reference(text: str, m: re.Match[str]) -> bool:
+    return bool(_REFERENCE_BEFORE_RE.search(text, max(0, m.start() - 14), m.start()))
+
+
 def observed_at(text: str, now: datetime) -> datetime | None:
     """The moment the message says its content was true, or None."""
     now = now.astimezone(JST)
@@ -159,7 +167,7 @@ def observed_at(text: str, now: datetime) -> datetime | None:
             continue
         if _CURRENT_AFTER_RE.match(text, m.end()):
             return _resolve(text, m, hm, now)
-        if fallback is None and not _is_future(text, m):
+        if fallback is None and not _is_future(text, m) and not _is_reference(text, m):
             candidate = _resolve(text, m, hm, now)
             # 明日9時, 翌日午前6時 (from today): a plan, not an observation
             if m.group("rel") not in _PLUS_DAY or candidate <= now + _FUTURE_TOLERANCE:
