@@ -839,7 +839,7 @@ _REASON_PAREN_RE = re.compile(
 )
 _REASON_TAIL_RE = re.compile(
     rf"(?:^|(?<=[\s、,]))(?P<r>[{NAME_CHARS}・]{{2,20}}?(?:対応|支援|対策|ケア|相談|補助|調整))"
-    r"(?:のため|で|として)?\s?(?:$|\n|。)"
+    r"(?:中|のため|で|として|しています|します)?\s?(?:$|\n|。)"
 )
 
 
@@ -857,8 +857,8 @@ def _reason(text: str) -> str | None:
         start, _ = name_before(text, m.start(), 20)
         return text[start : m.end("word")]
     m = _REASON_TAIL_RE.search(text)
-    if m:
-        return clean_name(m.group("r"), topics=False) or None
+    if m:  # the phrase itself: 避難所で|心のケア対応中
+        return phrase_before(text, m.end("r"), limit=m.end("r") - m.start("r")) or None
     return None
 
 
