@@ -150,41 +150,53 @@ def _reading_prefixes() -> frozenset[str]:
     return frozenset(r[:k] for r in cue_readings() for k in range(1, len(r) + 1))
 
 
+# A kanji word with the kana after it (受入かのう is 受入可能 misconverted): what is read.
+_KANJI_WORD_RE = re.compile(
+    "[\u3005\u3400-\u4dbf\u4e00-\u9fff][\u3005\u3400-\u4dbf\u4e00-\u9fff\u3041-\u309f]+"
+)
+
+
 def _homophone_spans(text: str) -> list[tuple[int, int, str]]:
-    """Kanji words read like a cue but spelled otherwise (非難者 → 避難者)."""
+    """Kanji words read like a cue but spelled otherwise (非難者 → 避難者).
+
+    Only runs that start with a kanji are read (a homophone of a cue is a kanji word, maybe
+    with kana after it), each run on its own: less text for the analyser than the whole
+    message.
+    """
     readings = cue_readings()
     prefixes = _reading_prefixes()
-    morphemes = list(tokenizer().tokenize(text))
+    tok = tokenizer()
     out: list[tuple[int, int, str]] = []
-    i = 0
-    n = len(morphemes)
-    while i < n:
-        first = morphemes[i].surface()
-        if not _KANJI_RE.search(first):
-            i += 1
-            continue
-        found = None
-        reading_so_far = ""
-        surface = ""
-        for j in range(i, min(n, i + 3)):
-            reading_so_far += morphemes[j].reading_form()
-            if reading_so_far not in prefixes:
-                break
-            surface += morphemes[j].surface() if j > i else first
-            cue = readings.get(reading_so_far)
-            if cue is None or surface == cue.surface or surface in lexicon.CUES:
-                continue
-            if not _KANJI_RE.search(cue.surface):
-                continue
-            if surface.startswith(lexicon.HOMOPHONE_SLIPS) or (
-                cue.weight >= 4 and _has_other_cue(text, cue)
-            ):
-                found = (morphemes[i].begin(), morphemes[j].end(), cue.surface, j + 1)
-        if found:
-            out.append(found[:3])
-            i = found[3]
-        else:
-            i += 1
+    for run in _KANJI_WORD_RE.finditer(text):
+        base = run.start()
+        morphemes = [
+            (m.begin(), m.end(), m.surface(), m.reading_form()) for m in tok.tokenize(run.group())
+        ]
+        n = len(morphemes)
+        i = 0
+        while i < n:
+            found = None
+            reading_so_far = ""
+            surface = ""
+            for j in range(i, min(n, i + 3)):
+                reading_so_far += morphemes[j][3]
+                if reading_so_far not in prefixes:
+                    break
+                surface += morphemes[j][2]
+                cue = readings.get(reading_so_far)
+                if cue is None or surface == cue.surface or surface in lexicon.CUES:
+                    continue
+                if not _KANJI_RE.search(cue.surface):
+                    continue
+                if surface.startswith(lexicon.HOMOPHONE_SLIPS) or (
+                    cue.weight >= 4 and _has_other_cue(text, cue)
+                ):
+                    found = (base + morphemes[i][0], base + morphemes[j][1], cue.surface, j + 1)
+            if found:
+                out.append(found[:3])
+                i = found[3]
+            else:
+                i += 1
     return out
 
 
@@ -208,8 +220,7 @@ def repair(text: str) -> str:
     if not text:
         return text
     spans = _kana_spans(text) if _KANA_RUN_RE.search(text) else []
-    if _KANJI_RE.search(text):
-        spans += _homophone_spans(text)
+    spans += _homophone_spans(text)
     if not spans:
         return text
     spans.sort()
