@@ -115,7 +115,9 @@ def _dedupe(mentions: list[Mention]) -> list[Mention]:
 
 # -- mention patterns ---------------------------------------------------------------------
 
-_FACILITY_RE = re.compile(f"(?:{_alternation(lexicon.FACILITY_SUFFIXES)})+")
+_FACILITY_SUFFIX = _alternation(lexicon.FACILITY_SUFFIXES)
+# 川崎医科大学附属病院: suffixes chained, also through 附属/付属
+_FACILITY_RE = re.compile(f"(?:{_FACILITY_SUFFIX})(?:(?:附属|付属)?(?:{_FACILITY_SUFFIX}))*")
 _MEDICAL_SUFFIX_RE = re.compile(_alternation(lexicon.MEDICAL_SUFFIXES))
 _SHELTER_SUFFIX_RE = re.compile(_alternation(lexicon.SHELTER_SUFFIXES))
 _AREA_RE = re.compile(
@@ -878,7 +880,17 @@ def _destination(doc: Doc, role_span: Mention | None) -> str | None:
     for p in places:
         if _REQUEST_AFTER_RE.match(text, p.end):
             return p.name
+    # 川崎医科大学附属病院から応援に: where they came from, not where they went
+    places = [p for p in places if not _FROM_AFTER_RE.match(text, p.end)]
     return places[0].name if places else None
+
+
+_FROM_AFTER_RE = re.compile(r"\s?(?:から|より)")
+# 玉島中学校避難所の運営支援に派遣: the place, then what for
+_DEST_PURPOSE_RE = re.compile(
+    r"(?P<dest>.+?(?:避難所|学校|公民館|支所|病院|センター|地区|会館|施設))の"
+    r"(?P<reason>[^の]{1,12}?(?:支援|対応|対策|応援|運営|相談|補助|ケア))"
+)
 
 
 def dispatch(doc: Doc) -> dict[str, Any]:
@@ -912,4 +924,8 @@ def dispatch(doc: Doc) -> dict[str, Any]:
 
     destination = doc.kv.get("destination") or _destination(doc, role_span)
     reason = doc.kv.get("reason") or _reason(text)
+    split = _DEST_PURPOSE_RE.fullmatch(destination) if destination else None
+    if split:
+        destination = split.group("dest")
+        reason = reason or split.group("reason")
     return {"role": role, "count": count, "destination": destination, "reason": reason}

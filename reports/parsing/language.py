@@ -70,6 +70,7 @@ _FUNCTION_RE = re.compile(
     "|おります|ありません|ません|ました|でした|します|です|ます"
 )
 _PARTICLES = frozenset("はがをにでもとへのや")
+_HONORIFIC_RE = re.compile("さん|さま|様|くん|君|ちゃん|氏|先生")
 _MIN_READING = 3
 
 
@@ -137,6 +138,8 @@ def _kana_spans(text: str) -> list[tuple[int, int, str]]:
                     if cue is not None and cue.surface != s[i:j]:
                         match = (run.start() + i, run.start() + j, cue.surface)
                         break
+            if match and _HONORIFIC_RE.match(text, match[1]):
+                match = None  # かさいさん: a person's name, not 火災
             if match:
                 out.append(match)
                 i = match[1] - run.start()
