@@ -223,7 +223,12 @@ class Doc:
             else:
                 kind = "generic"
             out.append(Mention(start, m.end(), prefix + chain, kind))
-        return out
+        kinds = gazetteer.short_facility_kind()
+        for m in gazetteer.short_facility_re().finditer(text):
+            kind = kinds[m.group()]
+            if kind != "gauge" and not _overlaps(Mention(m.start(), m.end(), ""), out):
+                out.append(Mention(m.start(), m.end(), m.group(), kind))
+        return sorted(out, key=lambda f: f.start)
 
     @cached_property
     def roads(self) -> list[Mention]:
@@ -249,7 +254,11 @@ class Doc:
             start, prefix = name_before(self.text, m.start())
             if prefix:
                 out.append(Mention(start, m.end(), prefix + m.group()))
-        return out
+        kinds = gazetteer.short_facility_kind()
+        for m in gazetteer.short_facility_re().finditer(self.text):
+            if kinds[m.group()] == "gauge" and not _overlaps(Mention(m.start(), m.end(), ""), out):
+                out.append(Mention(m.start(), m.end(), m.group(), "gauge"))
+        return sorted(out, key=lambda g: g.start)
 
     @cached_property
     def areas(self) -> list[Mention]:

@@ -1,5 +1,7 @@
 """The place gazetteer: 倉敷市's 町域 (Japan Post data, data/kurashiki_towns.tsv), districts,
-rivers and gauges, matched by longest match.
+the directory's facilities and gauges (data/kurashiki_facilities.tsv), matched by longest
+match. Roads are found by their shape (国道2号, 県道倉敷玉野線, 市道…) and rivers by the
+lexicon and their 川 (extract.py).
 
 Each 町域 gives the forms people write: the full name (児島唐琴町, 連島町西之浦, 真備町箭田), the
 name after its district (唐琴町, 西之浦, 箭田) and, for a name ending in 町, the name without it
@@ -18,6 +20,7 @@ from pathlib import Path
 from . import lexicon
 
 TSV_PATH = Path(__file__).resolve().parent / "data" / "kurashiki_towns.tsv"
+FACILITIES_PATH = TSV_PATH.with_name("kurashiki_facilities.tsv")
 
 # The districts a 町域 name may start with (児島唐琴町, 真備町箭田, 船穂町水江).
 DISTRICT_PREFIXES = (
@@ -130,3 +133,36 @@ def place_readings() -> dict[str, str]:
         if town.name in strong and len(town.reading) >= 4:
             out.setdefault(town.reading, town.name)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Facility:
+    kind: str  # shelter, medical, gauge
+    name: str
+    short: tuple[str, ...]  # 箭田小 for 箭田小学校
+
+
+@lru_cache(maxsize=1)
+def facilities() -> tuple[Facility, ...]:
+    out = []
+    with FACILITIES_PATH.open(encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            kind, name, short = line.rstrip("\n").split("\t")
+            out.append(Facility(kind, name, tuple(s for s in short.split(",") if s)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def short_facility_re() -> re.Pattern[str]:
+    """The short forms people type (箭田小, 真備東中, 酒津), not inside a longer word."""
+    forms = {s for f in facilities() for s in f.short}
+    return re.compile(
+        f"(?<![\u3005\u4e00-\u9fff])(?:{_alternation(forms)})(?![\u3005\u4e00-\u9fff\u30a1-\u30fa])"
+    )
+
+
+@lru_cache(maxsize=1)
+def short_facility_kind() -> dict[str, str]:
+    return {s: f.kind for f in facilities() for s in f.short}

@@ -97,3 +97,18 @@ def test_a_weak_town_name_needs_a_suffix() -> None:
 def test_a_kana_place_name_is_read_by_its_reading() -> None:
     result = parse_strict("まびちょうやたで停電 40世帯", now=NOW)
     assert result.fields["areas"] == [{"area": "真備町箭田", "households": 40}]
+
+
+def test_directory_facilities_by_the_short_forms_people_type() -> None:
+    names = {f.name: f for f in gazetteer.facilities()}
+    assert names["箭田小学校"].short == ("箭田小",)
+    assert names["真備東中学校"].short == ("真備東中",)
+    result = parse_strict("こちら箭田小です 避難者 40名", now=NOW)
+    assert (result.category, result.fields["facility"], result.fields["count"]) == (
+        "evacuees",
+        "箭田小",
+        40,
+    )
+    # 玉島中 is a short form, but not inside 玉島中央町
+    outage = parse_strict("玉島中央町 停電 30世帯", now=NOW)
+    assert outage.fields["areas"] == [{"area": "玉島中央町", "households": 30}]
