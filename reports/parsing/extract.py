@@ -134,8 +134,12 @@ _DISTRICT_NAMES = frozenset(
 _ORG_BEFORE_RE = re.compile(r"(?:[A-Za-z]|電力|ネットワーク|株式会社|\(株\))\Z")
 _ROAD_RE = re.compile(
     r"(?:国道|県道|市道|町道|農道|林道|主要地方道|一般県道|高速道路)"
-    rf"(?:\s?(?:[0-9〇一二三四五六七八九十百{_PH}X]{{1,5}}\s?号(?:線)?(?:バイパス)?"
+    rf"(?:\s?(?:[0-9〇一二三四五六七八九十百{_PH}X]{{1,5}}\s?号(?:線)?(?:[{_KANJI}]{{0,6}}バイパス)?"
+    # 国道486 (no 号): a road number is not followed by a unit or more digits
+    r"|[0-9]{1,3}(?![0-9.,]|\s?(?:名|人|世帯|戸|軒|件|m|メートル|時|分|cm|台|号))"
     rf"|[{_KANJI}{_KATA}{_PH}X]{{1,10}}?線))?"
+    # R2, R430: 国道 as people abbreviate it
+    r"|(?<![A-Za-z0-9])R\s?[0-9]{1,3}(?![0-9A-Za-z.])"
     rf"|[{_KANJI}{_KATA}]{{1,10}}?(?:自動車道|バイパス|有料道路|道路|街道|大橋|橋|トンネル)"
 )
 _RIVER_DICT_RE = re.compile(_alternation(lexicon.RIVERS))
@@ -402,12 +406,12 @@ _RESTORE_VALUE = (
 )
 _RESTORE_RES = (
     re.compile(
-        r"(?:復旧|送電|復電|停電解消)(?:の)?(?:見込み?|見通し|予定|目途|めど|目処|時期|予定時刻)"
-        rf"(?:は|:|、)?\s?{_RESTORE_VALUE}"
+        r"(?:復旧|送電|復電|停電解消)(?:の)?(?:見込み?|見通し|予定|目途|めど|目処|時期)"
+        rf"(?:時刻|時間|日時)?(?:は|:|、)?\s?(?:約)?\s?{_RESTORE_VALUE}"
     ),
     re.compile(
         rf"{_RESTORE_VALUE}\s?(?:に|には|までに|の)?\s?(?:全面)?(?:復旧|送電再開|復電|送電)"
-        r"(?:の)?(?:見込み?|予定|見通し|目途|めど)"
+        r"(?:の|できる|する|される|させる)?(?:見込み?|予定|見通し|目途|めど)"
     ),
     re.compile(
         rf"(?:復旧|送電再開|復電)(?:は|:)\s?{_RESTORE_VALUE}\s?(?:の|に|には|まで)?\s?"
