@@ -357,6 +357,9 @@ _STAFF_BEFORE_RE = re.compile(
     r"(?:は|が|:)?\s?(?:約)?\s?$"
 )
 _CLOSED_SHELTER_RE = re.compile(r"閉鎖|閉所")
+_NO_EVACUEES_RE = re.compile(
+    r"(?:避難者|避難している人|避難者数)(?:は|が)?\s?(?:なし|無し|ゼロ|いません|おりません|いない)"
+)
 
 
 def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
@@ -381,7 +384,7 @@ def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
                 chosen = q
                 break
     count = as_count(chosen.value) if chosen else None
-    if chosen is None and _CLOSED_SHELTER_RE.search(text):
+    if chosen is None and (_CLOSED_SHELTER_RE.search(text) or _NO_EVACUEES_RE.search(text)):
         count = 0
     households = _first_value([q for q in doc.quantities if q.unit in ("世帯", "戸")])
     facility = doc.kv.get("facility") or doc.facility(("shelter", "generic"))
@@ -426,6 +429,9 @@ _RESTORED_RE = re.compile(
     r"(?P<phrase>全面復旧|全戸復旧|全て復旧|すべて復旧|復旧済み?|復旧完了|停電(?:は)?解消|"
     r"送電再開|復電)(?!見込|予定|の見込|の予定|時期|作業|に向け|のめど|の目途)"
     r"|(?P<verb>復旧)(?:しました|した|しています)"
+)
+_NO_OUTAGE_RE = re.compile(
+    r"停電(?:は|も)?(?:なし|無し|ゼロ|ありません|していません|発生していません|は発生していない|0件)"
 )
 _RESPECTIVELY_RE = re.compile(r"それぞれ|各々|各|順に")
 _SUB_BEFORE_RE = re.compile(r"(?:うち|内訳|内|このうち|その内|そのうち)(?:は|:|、)?\s?$")
@@ -525,6 +531,11 @@ def outage(doc: Doc) -> dict[str, Any]:
             orphans.append(value)
         group_end = -1
     restoration = _restoration(text)
+    if _NO_OUTAGE_RE.search(text) and not any(a["households"] for a in areas):
+        # 真備地区 停電なし: an all-clear, each area at 0
+        for a in areas:
+            a["households"] = 0
+        return {"areas": areas, "total_households": 0, "restoration": restoration}
     restored = _RESTORED_RE.search(text)
     still_out = any(
         a["households"] for a in areas if id(a) not in restored_areas and id(a) not in sub_areas
@@ -566,7 +577,8 @@ _CAUSE_RE = re.compile(
     r"|(?P<other>電線垂下|電柱|工事|点検|調査|火災|落下物|障害物|漏水|看板)"
 )
 _PASSABLE_RE = re.compile(
-    r"(?P<true>通行止め?(?:に|と)?(?:は|も)?\s?(?:して|なって|されて)?(?:い|お)?"
+    r"(?P<true>通行止め?(?:は|も)?(?:なし|無し|ありません|ゼロ)|(?:通行に)?支障(?:は)?(?:なし|ありません)"
+    r"|通行止め?(?:に|と)?(?:は|も)?\s?(?:して|なって|されて)?(?:い|お)?"
     r"(?:ません|ない|りません|らず)|通行止め?では(?:ありません|ない)"
     r"|通行止め?(?:は|を|が)?[^。、\n]{0,12}?"
     r"(?:全面)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定|に向け|して(?:い|お)(?:ない|ません|りません)"
@@ -704,7 +716,8 @@ ACCEPT_RE = re.compile(
     r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
     r"|出来な|見合わせ|制限|休止|ストップ|お断り)|満床|休診|診療(?:を)?(?:停止|不可|中止|休止)"
     r"|受け?入れ?られ(?:ない|ません))"
-    r"|(?P<true>(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:可能|可|OK)"
+    r"|(?P<true>(?:受け?入れ?|受入れ?)(?:に|は|も)?(?:問題|支障)(?:は)?(?:なし|無し|ありません|ない)"
+    r"|(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:可能|可|OK)"
     r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:可能|可(?!否)|OK|継続|再開|しています|できます"
     r"|しております|中)|診療(?:可能|継続|中|再開)|対応可能|通常診療|空床あり|空きあり)"
 )
