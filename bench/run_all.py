@@ -108,7 +108,7 @@ def parse_parser(output: str) -> list[Figure]:
     if match:
         figures.append(
             Figure(
-                "parser accuracy on its corpus",
+                "parser accuracy on its regression corpus",
                 f"category {match[2]} %, fields {match[3]} % ({match[1]} messages)",
             )
         )
@@ -126,6 +126,9 @@ def parse_parser(output: str) -> list[Figure]:
                 f"fields {match[7]} % ({match[5]}/{match[6]}) — {match[1]}",
             )
         )
+    match = re.search(r"^blind corpus: not present \((\S+)\)", output, re.MULTILINE)
+    if match:
+        figures.append(Figure("parser accuracy, blind corpus", f"not run: {match[1]} not present"))
     return figures
 
 
