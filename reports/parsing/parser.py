@@ -38,6 +38,7 @@ PRIORITY = (
     "general",
 )
 MIN_SCORE = 3.0  # below this, a message is `general`
+_REPAIRED_FACTOR = 0.85
 
 _CUE_RE = re.compile("|".join(re.escape(w) for w in sorted(lexicon.CUES, key=len, reverse=True)))
 # A cue that explains something else (停電のため受入不可, 火災の影響で停電) counts less.
@@ -180,9 +181,16 @@ def parse_strict(
     elif now.tzinfo is None:
         now = now.replace(tzinfo=JST)
     prepared = prepare(text)
-    doc = extract.Doc(language.repair(apply_corrections(prepared).strip()), prepared=prepared)
+    written = apply_corrections(prepared).strip()
+    repaired = language.repair(written)
+    doc = extract.Doc(repaired, prepared=prepared)
     scores = score(doc, context)
     category, confidence = _choose(scores, doc, context)
+    if repaired != written and category != "general":
+        # the category rests on words read from kana or a homophone: a guess, trusted less
+        as_written = score(extract.Doc(written, prepared=prepared), context)
+        if as_written[category] < MIN_SCORE:
+            confidence *= _REPAIRED_FACTOR
     fields: dict[str, Any] = empty_fields(category)
     if category != "general":
         fields.update(_EXTRACTORS[category](doc, context))

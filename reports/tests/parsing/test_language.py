@@ -112,3 +112,11 @@ def test_directory_facilities_by_the_short_forms_people_type() -> None:
     # 玉島中 is a short form, but not inside 玉島中央町
     outage = parse_strict("玉島中央町 停電 30世帯", now=NOW)
     assert outage.fields["areas"] == [{"area": "玉島中央町", "households": 30}]
+
+
+def test_a_category_read_from_kana_is_trusted_less_than_the_same_words_in_kanji() -> None:
+    kana = parse_strict("つうこうどめ 市道 児島下の町 倒木", now=NOW)
+    kanji = parse_strict("通行止め 市道 児島下の町 倒木", now=NOW)
+    assert kana.category == kanji.category == "road_closure"
+    assert kana.fields == kanji.fields
+    assert kana.confidence < kanji.confidence
