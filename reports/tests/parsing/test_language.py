@@ -115,8 +115,12 @@ def test_directory_facilities_by_the_short_forms_people_type() -> None:
 
 
 def test_a_category_read_from_kana_is_trusted_less_than_the_same_words_in_kanji() -> None:
-    kana = parse_strict("つうこうどめ 市道 児島下の町 倒木", now=NOW)
-    kanji = parse_strict("通行止め 市道 児島下の町 倒木", now=NOW)
-    assert kana.category == kanji.category == "road_closure"
+    kana = parse_strict("ていでん 真備町箭田 80世帯", now=NOW)
+    kanji = parse_strict("停電 真備町箭田 80世帯", now=NOW)
+    assert kana.category == kanji.category == "outage"
     assert kana.fields == kanji.fields
     assert kana.confidence < kanji.confidence
+    # other cues written in kanji carry it: no discount
+    road_kana = parse_strict("つうこうどめ 市道 児島下の町 倒木", now=NOW)
+    road_kanji = parse_strict("通行止め 市道 児島下の町 倒木", now=NOW)
+    assert road_kana.confidence == road_kanji.confidence
