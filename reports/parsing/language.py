@@ -6,8 +6,10 @@ What it does for the parser, before any pattern is matched:
   gives for each kanji spelling (停電 → テイデン), and rewritten to the kanji spelling so the rest
   of the parser sees one form.
 - **Homophone typos**: a word whose Sudachi reading equals a cue's reading but whose spelling
-  differs (非難者 for 避難者, 推移 for 水位, 沈下 for 鎮火) is rewritten when it is a known slip
-  (``lexicon.HOMOPHONE_SLIPS``) or when the message has another cue of the same category.
+  differs (非難者 for 避難者, 推移 for 水位, 沈下 for 鎮火, 停伝 for 停電) is rewritten when it
+  is a known slip (``lexicon.HOMOPHONE_SLIPS``), when it looks like a one-kanji typo of the
+  cue (no word of its own, or most of the cue's kanji), or when the message has another cue
+  of the same category.
 - **Readings of place names** (gazetteer.py asks ``reading``).
 
 Deterministic and offline: the dictionary ships inside the sudachidict-core wheel; nothing is
@@ -191,8 +193,10 @@ def _homophone_spans(text: str) -> list[tuple[int, int, str]]:
                     continue
                 if not _KANJI_RE.search(cue.surface):
                     continue
-                if surface.startswith(lexicon.HOMOPHONE_SLIPS) or (
-                    cue.weight >= 4 and _has_other_cue(text, cue)
+                if (
+                    surface.startswith(lexicon.HOMOPHONE_SLIPS)
+                    or (cue.weight >= 4 and _has_other_cue(text, cue))
+                    or (cue.weight >= 4 and _looks_like_typo(morphemes[i : j + 1], cue.surface))
                 ):
                     found = (base + morphemes[i][0], base + morphemes[j][1], cue.surface, j + 1)
             if found:
@@ -201,6 +205,23 @@ def _homophone_spans(text: str) -> list[tuple[int, int, str]]:
             else:
                 i += 1
     return out
+
+
+def _looks_like_typo(morphemes: list[tuple[int, int, str, str]], cue: str) -> bool:
+    """A wrong kanji in a cue, read the same (停伝, 満症, 通交止め, 批難者), not a real word.
+
+    Either the analyser had to split it into single kanji that make no word (停|伝), or it
+    keeps more than half of the cue's kanji (通交止め). 出荷 (a word, half of 出火) and 家事
+    (half of 火事) stay as written.
+    """
+    surface = "".join(m[2] for m in morphemes)
+    cue_kanji = [c for c in cue if _KANJI_RE.match(c)]
+    shared = sum(1 for c in cue_kanji if c in surface)
+    if not shared:
+        return False
+    kanji_morphemes = [m[2] for m in morphemes if _KANJI_RE.search(m[2])]
+    split = len(kanji_morphemes) >= 2 and all(len(k) == 1 for k in kanji_morphemes)
+    return split or shared * 2 > len(cue_kanji)
 
 
 @lru_cache(maxsize=1)

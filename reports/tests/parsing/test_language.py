@@ -124,3 +124,17 @@ def test_a_category_read_from_kana_is_trusted_less_than_the_same_words_in_kanji(
     road_kana = parse_strict("つうこうどめ 市道 児島下の町 倒木", now=NOW)
     road_kanji = parse_strict("通行止め 市道 児島下の町 倒木", now=NOW)
     assert road_kana.confidence == road_kanji.confidence
+
+
+@pytest.mark.parametrize(
+    ("typo", "cue"),
+    [("停伝", "停電"), ("満症", "満床"), ("鎮化", "鎮火"), ("批難者", "避難者")],
+)
+def test_a_one_kanji_typo_read_like_a_cue_is_the_cue(typo: str, cue: str) -> None:
+    assert language.repair(f"真備地区 {typo}") == f"真備地区 {cue}"
+
+
+@pytest.mark.parametrize("text", ["物資の出荷 完了", "避難所で家事をしています"])
+def test_a_real_word_sharing_a_kanji_and_a_reading_with_a_cue_stays(text: str) -> None:
+    assert language.repair(text) == text
+    assert parse_strict(text, now=NOW).category == "general"
