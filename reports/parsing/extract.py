@@ -287,12 +287,13 @@ class Doc:
             Mention(m.start, m.end, m.name, "district" if m.name in districts else "town")
             for m in found
         ]
-        return [
+        kept = [
             m
-            for m in _dedupe(found)
+            for m in _merge_overlapping(_dedupe(found), text)
             if not _overlaps(m, blockers)
             and not _ORG_BEFORE_RE.search(text, max(0, m.start - 8), m.start)
         ]
+        return _drop_detail_lists(kept, text)
 
     @cached_property
     def labels(self) -> list[Mention]:
@@ -328,6 +329,43 @@ class Doc:
                 if f.kind == kind:
                     return f.name
         return None
+
+
+def _merge_overlapping(mentions: list[Mention], text: str) -> list[Mention]:
+    """倉敷市真備町 + 真備町箭田 → 倉敷市真備町箭田: one place written once."""
+    out: list[Mention] = []
+    for m in mentions:
+        if out and m.start < out[-1].end:
+            last = out[-1]
+            start, end = min(last.start, m.start), max(last.end, m.end)
+            out[-1] = Mention(start, end, text[start:end], "town")
+            continue
+        out.append(m)
+    return out
+
+
+_DETAIL_OPEN_RE = re.compile(r"\s?\(")
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
+def _drop_detail_lists(areas: list[Mention], text: str) -> list[Mention]:
+    """水島地区(水島西通、水島東川町) 300世帯: the areas in brackets detail the one before."""
+    out: list[Mention] = []
+    closes = -1
+    for m in areas:
+        if m.start < closes:
+            continue
+        opened = _DETAIL_OPEN_RE.match(text, m.end)
+        if opened:
+            close = text.find(")", opened.end(), opened.end() + 40)
+            if close > 0 and not _DIGIT_RE.search(text, opened.end(), close):
+                closes = close
+            elif close > 0:
+                # 真備地区(箭田 300、川辺 200): the areas inside have their own counts; the
+                # one before holds them (not counted again in a total)
+                m = Mention(m.start, m.end, m.name, "container")
+        out.append(m)
+    return out
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -499,7 +537,7 @@ def outage(doc: Doc) -> dict[str, Any]:
             if entry is None:
                 entry = {"area": item.name, "households": None}
                 areas.append(entry)
-                if _preceded_by(text, item.start, _SUB_BEFORE_RE, 6):
+                if _preceded_by(text, item.start, _SUB_BEFORE_RE, 6) or item.kind == "container":
                     sub_areas.add(id(entry))
             adjacent = group_end >= 0 and _AREA_JOIN_RE.fullmatch(text, group_end, item.start)
             group = [*group, entry] if adjacent else [entry]
