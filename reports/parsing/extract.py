@@ -678,6 +678,11 @@ _FLOOD_RE = re.compile(
     r"|浸水(?!の?(?:おそれ|恐れ|可能性)|想定)|冠水(?!の?(?:おそれ|恐れ|可能性)))"
 )
 _LEVEL_AFTER_BLOCK_RE = re.compile(r"\s?(?:先|手前|区間|付近|にわたり|幅|範囲|以内|離れ)")
+_DATUM_BEFORE_RE = re.compile(r"(?:T\.?P\.?|EL|標高|A\.?P\.?)\s?$")
+_CHANGE_BEFORE_RE = re.compile(
+    r"(?:(?:前回比|前回差|比|差|変化)(?:は|:)?\s?(?P<sign>[+\-−±]|プラス|マイナス)?"
+    r"|(?P<sign2>[+\-−]|プラス|マイナス))\s?$"
+)
 _CURRENT_BEFORE_RE = re.compile(r"(?:現在|現在の水位|今|いま|最新)(?:は|:|で)?\s?(?:約)?\s?$")
 # Thresholds, peaks and earlier readings written beside the current level.
 _REFERENCE_BEFORE_RE = re.compile(
@@ -707,13 +712,23 @@ def water_level(doc: Doc) -> dict[str, Any]:
     for m in _TREND_RE.finditer(text):
         trend = m.lastgroup
     level: float | None = None
-    levels = [
-        q
-        for q in doc.quantities
-        if q.unit in ("m", "メートル")
-        and q.value is not None
-        and not _LEVEL_AFTER_BLOCK_RE.match(text, q.end)
-    ]
+    levels = []
+    change: float | None = None  # 前回比 +0.4m, +0.3m: a change, not a level
+    for q in doc.quantities:
+        if q.value is None or _LEVEL_AFTER_BLOCK_RE.match(text, q.end):
+            continue
+        if q.unit == "cm" and not any(x.unit in ("m", "メートル") for x in doc.quantities):
+            q = Quantity(q.start, q.end, q.value / 100, "m", q.placeholder)  # 520cm
+        if q.unit not in ("m", "メートル"):
+            continue
+        sign = _CHANGE_BEFORE_RE.search(text, max(0, q.start - 6), q.start)
+        if sign and _DATUM_BEFORE_RE.search(text, max(0, sign.start() - 6), sign.start()):
+            sign = None  # T.P.+8.2m: a height above the datum, not a change
+        if sign:
+            negative = sign.group("sign") in ("-", "−", "マイナス")
+            change = -float(q.value) if negative else float(q.value)
+            continue
+        levels.append(q)
     current = next((q for q in levels if _preceded_by(text, q.start, _CURRENT_BEFORE_RE, 6)), None)
     reference = [q for q in levels if _preceded_by(text, q.start, _REFERENCE_BEFORE_RE, 12)]
     if current is None:
@@ -729,6 +744,8 @@ def water_level(doc: Doc) -> dict[str, Any]:
             level = float(value) if value is not None else None
     if level is not None and level > 1000:
         level = None
+    if trend is None and change:
+        trend = "rising" if change > 0 else "falling"
     if trend is None and level is not None:
         # ピーク 9.9m 現在 9.4m / 11.2m → 10.8m: the change between two readings
         before = doc.superseded_levels + [

@@ -116,6 +116,8 @@ def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
         scores["outage"] += 2
     if scores["water_level"] > 0 and doc.rivers:
         scores["water_level"] += 2
+    if doc.rivers and units & {"m", "メートル"} and scores["road_closure"] < MIN_SCORE:
+        scores["water_level"] += 3  # 高梁川 酒津 8.2m: a river and a height
     if scores["water_level"] > 0 and units & {"m", "メートル"}:
         scores["water_level"] += 2
     if scores["road_closure"] > 0 and doc.roads:
