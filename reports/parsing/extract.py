@@ -395,6 +395,12 @@ _STAFF_BEFORE_RE = re.compile(
     r"(?:は|が|:)?\s?(?:約)?\s?$"
 )
 _CLOSED_SHELTER_RE = re.compile(r"閉鎖|閉所")
+# the complementary parts of a head count (a subset such as 高齢者 is no part)
+_PART_BEFORE_RE = re.compile(r"(?:大人|成人|子ども|子供|こども|小人|男性|女性|男|女)(?:は|:)?\s?$")
+_BARE_EVAC_COUNT_RE = re.compile(
+    r"(?:避難者|避難者数|避難人数|在所者)(?:数)?(?:は|:)?\s?(?:いまのところ|今のところ|現在|只今|ただいま)?"
+    r"\s?(?P<num>[0-9]{1,5})(?![0-9.,]|\s?(?:世帯|戸|時|分|:))"
+)
 _NO_EVACUEES_RE = re.compile(
     r"(?:避難者|避難している人|避難者数)(?:は|が)?\s?(?:なし|無し|ゼロ|いません|おりません|いない)"
 )
@@ -422,7 +428,18 @@ def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
                 chosen = q
                 break
     count = as_count(chosen.value) if chosen else None
-    if chosen is None and (_CLOSED_SHELTER_RE.search(text) or _NO_EVACUEES_RE.search(text)):
+    explicit_total = chosen is not None and _preceded_by(text, chosen.start, _TOTAL_BEFORE_RE, 8)
+    parts = [q for q in people if _preceded_by(text, q.start, _PART_BEFORE_RE, 4)]
+    if not explicit_total and len(parts) >= 2 and chosen in parts:
+        # 大人30名 子ども12名, 男性20名 女性25名: the parts of the count, no total given
+        values = [as_count(q.value) for q in parts]
+        if all(v is not None for v in values):
+            count = sum(v for v in values if v is not None)
+    if chosen is None:
+        bare = _BARE_EVAC_COUNT_RE.search(text)  # 避難者 いまのところ0
+        if bare:
+            count = _count_of(bare.group("num"))
+    if count is None and (_CLOSED_SHELTER_RE.search(text) or _NO_EVACUEES_RE.search(text)):
         count = 0
     households = _first_value([q for q in doc.quantities if q.unit in ("世帯", "戸")])
     facility = doc.kv.get("facility") or doc.facility(("shelter", "generic"))
