@@ -287,6 +287,7 @@ class Doc:
             Mention(m.start, m.end, m.name, "district" if m.name in districts else "town")
             for m in found
         ]
+        found += _spaced_towns(text)
         kept = [
             m
             for m in _merge_overlapping(_dedupe(found), text)
@@ -329,6 +330,23 @@ class Doc:
                 if f.kind == kind:
                     return f.name
         return None
+
+
+_SPACED_TOWN_RE = re.compile(
+    f"(?P<d>{_alternation(gazetteer.DISTRICT_PREFIXES)}) (?P<t>[{_KANJI}{_KATA}の]{{1,6}}?)"
+    f"(?=[^{_KANJI}{_KATA}の]|$)"
+)
+
+
+def _spaced_towns(text: str) -> list[Mention]:
+    """児島 唐琴町, 玉島 中央町: a 町域 written with a space after its district."""
+    out = []
+    names = gazetteer.town_full_names()
+    for m in _SPACED_TOWN_RE.finditer(text):
+        name = m.group("d") + m.group("t")
+        if name in names:
+            out.append(Mention(m.start(), m.end(), name, "town"))
+    return out
 
 
 def _merge_overlapping(mentions: list[Mention], text: str) -> list[Mention]:

@@ -125,6 +125,17 @@ def town_names() -> frozenset[str]:
     return frozenset(out - set(lexicon.DISTRICTS))
 
 
+@lru_cache(maxsize=1)
+def town_full_names() -> frozenset[str]:
+    """The 町域 as Japan Post writes them, and without a final 町 (児島唐琴)."""
+    out: set[str] = set()
+    for town in towns():
+        out.add(town.name)
+        if town.name.endswith("町") and len(town.name) >= 3:
+            out.add(town.name[:-1])
+    return frozenset(out)
+
+
 def place_readings() -> dict[str, str]:
     """Katakana reading → place name, for kana spellings (まびちょうやた → 真備町箭田)."""
     strong, _ = place_forms()
