@@ -1,6 +1,8 @@
 """Japanese report parser: free text → category and structured fields (design.md §5, §6).
 
-Pure standard-library Python (no Django): tested and benchmarked on its own.
+No Django: tested and benchmarked on its own. Besides the standard library it uses SudachiPy
+with the sudachidict-core dictionary (readings, word boundaries; language.py) and the 倉敷市
+gazetteer files in data/ (gazetteer.py); everything is offline and deterministic.
 
     >>> from reports.parsing import parse, SenderContext
     >>> parse("停電情報 ①真備地区：1,200世帯 ②玉島地区：340世帯 復旧見込みは未定").category

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from . import lexicon
-from .normalize import APPROX, NUM, PLACEHOLDER, Quantity, as_count, find_quantities, parse_number
+from . import gazetteer, lexicon
+from .normalize import (
+    APPROX,
+    NUM,
+    PLACEHOLDER,
+    SUPERSEDED_LEVEL_RE,
+    Quantity,
+    as_count,
+    find_quantities,
+    parse_number,
+)
 
 _HIRA = "\u3041-\u309f"
 _KANJI = "\u3005\u3006\u3007\u3400-\u4dbf\u4e00-\u9fff"
@@ -44,6 +53,7 @@ _LEADING_TIME_RE = re.compile(
     "^(?:[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線)|[年月日時分]|現在|時点)+"
 )
 _HIRA_ONLY_RE = re.compile(f"[{_HIRA}]*")
+_LEADING_KANA_RE = re.compile(f"[{_HIRA}]{{2,}}(?=[{_KANJI}])")
 _PARTICLE_END = tuple("のはがをにへでともや")
 
 
@@ -105,7 +115,9 @@ def _dedupe(mentions: list[Mention]) -> list[Mention]:
 
 # -- mention patterns ---------------------------------------------------------------------
 
-_FACILITY_RE = re.compile(f"(?:{_alternation(lexicon.FACILITY_SUFFIXES)})+")
+_FACILITY_SUFFIX = _alternation(lexicon.FACILITY_SUFFIXES)
+# 川崎医科大学附属病院: suffixes chained, also through 附属/付属
+_FACILITY_RE = re.compile(f"(?:{_FACILITY_SUFFIX})(?:(?:附属|付属)?(?:{_FACILITY_SUFFIX}))*")
 _MEDICAL_SUFFIX_RE = re.compile(_alternation(lexicon.MEDICAL_SUFFIXES))
 _SHELTER_SUFFIX_RE = re.compile(_alternation(lexicon.SHELTER_SUFFIXES))
 _AREA_RE = re.compile(
@@ -113,17 +125,21 @@ _AREA_RE = re.compile(
     + _alternation([s for s in lexicon.AREA_SUFFIXES if s != "町"])
     + "|IC(?![A-Za-z])|町(?!道|内会|民|長|役場|会))+"
 )
-# One-character districts (庄, 妹) are too common alone; they count after another district.
-_DISTRICT_WORDS = [d for d in lexicon.DISTRICTS if len(d) > 1 and d != "市場"]
-_DISTRICT_RE = re.compile(
-    f"(?:{_alternation(_DISTRICT_WORDS)})(?:町)?(?:{_alternation(lexicon.DISTRICTS)})?(?:町)?"
+# Bare district names (水島, 児島町): less specific than a 町域 or a name with a suffix.
+_DISTRICT_NAMES = frozenset(
+    [*gazetteer.DISTRICT_PREFIXES, *[d for d in lexicon.DISTRICTS if len(d) > 1]]
+    + [d + "町" for d in lexicon.DISTRICTS if not d.endswith("町")]
 )
 # 中国電力NW倉敷, 中国電力ネットワーク倉敷営業所: a district inside an organisation's name
 _ORG_BEFORE_RE = re.compile(r"(?:[A-Za-z]|電力|ネットワーク|株式会社|\(株\))\Z")
 _ROAD_RE = re.compile(
     r"(?:国道|県道|市道|町道|農道|林道|主要地方道|一般県道|高速道路)"
-    rf"(?:\s?(?:[0-9〇一二三四五六七八九十百{_PH}X]{{1,5}}\s?号(?:線)?(?:バイパス)?"
+    rf"(?:\s?(?:[0-9〇一二三四五六七八九十百{_PH}X]{{1,5}}\s?号(?:線)?(?:[{_KANJI}]{{0,6}}バイパス)?"
+    # 国道486 (no 号): a road number is not followed by a unit or more digits
+    r"|[0-9]{1,3}(?![0-9.,]|\s?(?:名|人|世帯|戸|軒|件|m|メートル|時|分|cm|台|号))"
     rf"|[{_KANJI}{_KATA}{_PH}X]{{1,10}}?線))?"
+    # R2, R430: 国道 as people abbreviate it
+    r"|(?<![A-Za-z0-9])R\s?[0-9]{1,3}(?![0-9A-Za-z.])"
     rf"|[{_KANJI}{_KATA}]{{1,10}}?(?:自動車道|バイパス|有料道路|道路|街道|大橋|橋|トンネル)"
 )
 _RIVER_DICT_RE = re.compile(_alternation(lexicon.RIVERS))
@@ -179,8 +195,17 @@ _NOT_A_NAME_RE = re.compile(
 class Doc:
     """A normalised message with its mentions, each computed once on first use."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, prepared: str | None = None) -> None:
         self.text = text
+        self.prepared = text if prepared is None else prepared  # before corrections
+
+    @cached_property
+    def superseded_levels(self) -> list[float]:
+        """Levels a correction replaced (11.2m → 10.8m: 11.2), oldest first."""
+        return [
+            float(m.group("num") or m.group("num2"))
+            for m in SUPERSEDED_LEVEL_RE.finditer(self.prepared)
+        ]
 
     @cached_property
     def quantities(self) -> list[Quantity]:
@@ -202,7 +227,12 @@ class Doc:
             else:
                 kind = "generic"
             out.append(Mention(start, m.end(), prefix + chain, kind))
-        return out
+        kinds = gazetteer.short_facility_kind()
+        for m in gazetteer.short_facility_re().finditer(text):
+            kind = kinds[m.group()]
+            if kind != "gauge" and not _overlaps(Mention(m.start(), m.end(), ""), out):
+                out.append(Mention(m.start(), m.end(), m.group(), kind))
+        return sorted(out, key=lambda f: f.start)
 
     @cached_property
     def roads(self) -> list[Mention]:
@@ -228,7 +258,11 @@ class Doc:
             start, prefix = name_before(self.text, m.start())
             if prefix:
                 out.append(Mention(start, m.end(), prefix + m.group()))
-        return out
+        kinds = gazetteer.short_facility_kind()
+        for m in gazetteer.short_facility_re().finditer(self.text):
+            if kinds[m.group()] == "gauge" and not _overlaps(Mention(m.start(), m.end(), ""), out):
+                out.append(Mention(m.start(), m.end(), m.group(), "gauge"))
+        return sorted(out, key=lambda g: g.start)
 
     @cached_property
     def areas(self) -> list[Mention]:
@@ -237,17 +271,30 @@ class Doc:
         found: list[Mention] = []
         for m in _AREA_RE.finditer(text):
             start, prefix = name_before(text, m.start())
+            # こちら真備町: kana before a kanji name is the sentence, not the name
+            lead = _LEADING_KANA_RE.match(prefix)
+            if lead and lead.end() < len(prefix):
+                start, prefix = start + lead.end(), prefix[lead.end() :]
             if prefix:
                 found.append(Mention(start, m.end(), prefix + m.group()))
-        for m in _DISTRICT_RE.finditer(text):
+        for m in gazetteer.place_re().finditer(text):
+            found.append(Mention(m.start(), m.end(), m.group()))
+        for m in gazetteer.weak_place_re().finditer(text):
             found.append(Mention(m.start(), m.end(), m.group()))
         blockers = self.facilities + self.roads + self.rivers
-        return [
+        districts = _DISTRICT_NAMES
+        found = [
+            Mention(m.start, m.end, m.name, "district" if m.name in districts else "town")
+            for m in found
+        ]
+        found += _spaced_towns(text)
+        kept = [
             m
-            for m in _dedupe(found)
+            for m in _merge_overlapping(_dedupe(found), text)
             if not _overlaps(m, blockers)
             and not _ORG_BEFORE_RE.search(text, max(0, m.start - 8), m.start)
         ]
+        return _drop_detail_lists(kept, text)
 
     @cached_property
     def labels(self) -> list[Mention]:
@@ -285,6 +332,60 @@ class Doc:
         return None
 
 
+_SPACED_TOWN_RE = re.compile(
+    f"(?P<d>{_alternation(gazetteer.DISTRICT_PREFIXES)}) (?P<t>[{_KANJI}{_KATA}の]{{1,6}}?)"
+    f"(?=[^{_KANJI}{_KATA}の]|$)"
+)
+
+
+def _spaced_towns(text: str) -> list[Mention]:
+    """児島 唐琴町, 玉島 中央町: a 町域 written with a space after its district."""
+    out = []
+    names = gazetteer.town_full_names()
+    for m in _SPACED_TOWN_RE.finditer(text):
+        name = m.group("d") + m.group("t")
+        if name in names:
+            out.append(Mention(m.start(), m.end(), name, "town"))
+    return out
+
+
+def _merge_overlapping(mentions: list[Mention], text: str) -> list[Mention]:
+    """倉敷市真備町 + 真備町箭田 → 倉敷市真備町箭田: one place written once."""
+    out: list[Mention] = []
+    for m in mentions:
+        if out and m.start < out[-1].end:
+            last = out[-1]
+            start, end = min(last.start, m.start), max(last.end, m.end)
+            out[-1] = Mention(start, end, text[start:end], "town")
+            continue
+        out.append(m)
+    return out
+
+
+_DETAIL_OPEN_RE = re.compile(r"\s?\(")
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
+def _drop_detail_lists(areas: list[Mention], text: str) -> list[Mention]:
+    """水島地区(水島西通、水島東川町) 300世帯: the areas in brackets detail the one before."""
+    out: list[Mention] = []
+    closes = -1
+    for m in areas:
+        if m.start < closes:
+            continue
+        opened = _DETAIL_OPEN_RE.match(text, m.end)
+        if opened:
+            close = text.find(")", opened.end(), opened.end() + 40)
+            if close > 0 and not _DIGIT_RE.search(text, opened.end(), close):
+                closes = close
+            elif close > 0:
+                # 真備地区(箭田 300、川辺 200): the areas inside have their own counts; the
+                # one before holds them (not counted again in a total)
+                m = Mention(m.start, m.end, m.name, "container")
+        out.append(m)
+    return out
+
+
 # -- helpers ------------------------------------------------------------------------------
 
 
@@ -312,6 +413,15 @@ _STAFF_BEFORE_RE = re.compile(
     r"(?:は|が|:)?\s?(?:約)?\s?$"
 )
 _CLOSED_SHELTER_RE = re.compile(r"閉鎖|閉所")
+# the complementary parts of a head count (a subset such as 高齢者 is no part)
+_PART_BEFORE_RE = re.compile(r"(?:大人|成人|子ども|子供|こども|小人|男性|女性|男|女)(?:は|:)?\s?$")
+_BARE_EVAC_COUNT_RE = re.compile(
+    r"(?:避難者|避難者数|避難人数|在所者)(?:数)?(?:は|:)?\s?(?:いまのところ|今のところ|現在|只今|ただいま)?"
+    r"\s?(?P<num>[0-9]{1,5})(?![0-9.,]|\s?(?:世帯|戸|時|分|:))"
+)
+_NO_EVACUEES_RE = re.compile(
+    r"(?:避難者|避難している人|避難者数)(?:は|が)?\s?(?:なし|無し|ゼロ|いません|おりません|いない)"
+)
 
 
 def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
@@ -336,7 +446,18 @@ def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
                 chosen = q
                 break
     count = as_count(chosen.value) if chosen else None
-    if chosen is None and _CLOSED_SHELTER_RE.search(text):
+    explicit_total = chosen is not None and _preceded_by(text, chosen.start, _TOTAL_BEFORE_RE, 8)
+    parts = [q for q in people if _preceded_by(text, q.start, _PART_BEFORE_RE, 4)]
+    if not explicit_total and len(parts) >= 2 and chosen in parts:
+        # 大人30名 子ども12名, 男性20名 女性25名: the parts of the count, no total given
+        values = [as_count(q.value) for q in parts]
+        if all(v is not None for v in values):
+            count = sum(v for v in values if v is not None)
+    if chosen is None:
+        bare = _BARE_EVAC_COUNT_RE.search(text)  # 避難者 いまのところ0
+        if bare:
+            count = _count_of(bare.group("num"))
+    if count is None and (_CLOSED_SHELTER_RE.search(text) or _NO_EVACUEES_RE.search(text)):
         count = 0
     households = _first_value([q for q in doc.quantities if q.unit in ("世帯", "戸")])
     facility = doc.kv.get("facility") or doc.facility(("shelter", "generic"))
@@ -361,12 +482,12 @@ _RESTORE_VALUE = (
 )
 _RESTORE_RES = (
     re.compile(
-        r"(?:復旧|送電|復電|停電解消)(?:の)?(?:見込み?|見通し|予定|目途|めど|目処|時期|予定時刻)"
-        rf"(?:は|:|、)?\s?{_RESTORE_VALUE}"
+        r"(?:復旧|送電|復電|停電解消)(?:の)?(?:見込み?|見通し|予定|目途|めど|目処|時期)"
+        rf"(?:時刻|時間|日時)?(?:は|:|、)?\s?(?:約)?\s?{_RESTORE_VALUE}"
     ),
     re.compile(
         rf"{_RESTORE_VALUE}\s?(?:に|には|までに|の)?\s?(?:全面)?(?:復旧|送電再開|復電|送電)"
-        r"(?:の)?(?:見込み?|予定|見通し|目途|めど)"
+        r"(?:の|できる|する|される|させる)?(?:見込み?|予定|見通し|目途|めど)"
     ),
     re.compile(
         rf"(?:復旧|送電再開|復電)(?:は|:)\s?{_RESTORE_VALUE}\s?(?:の|に|には|まで)?\s?"
@@ -381,6 +502,15 @@ _RESTORED_RE = re.compile(
     r"(?P<phrase>全面復旧|全戸復旧|全て復旧|すべて復旧|復旧済み?|復旧完了|停電(?:は)?解消|"
     r"送電再開|復電)(?!見込|予定|の見込|の予定|時期|作業|に向け|のめど|の目途)"
     r"|(?P<verb>復旧)(?:しました|した|しています)"
+)
+_NO_OUTAGE_RE = re.compile(
+    r"停電(?:は|も)?(?:なし|無し|ゼロ|ありません|していません|発生していません|は発生していない|0件)"
+)
+_RESPECTIVELY_RE = re.compile(r"それぞれ|各々|各|順に")
+_SUB_BEFORE_RE = re.compile(r"(?:うち|内訳|内|このうち|その内|そのうち)(?:は|:|、)?\s?$")
+# "真備町川辺 復旧済み" inside a list: the area just named is back (not 復旧見込み)
+_AREA_RESTORED_RE = re.compile(
+    r"(?:は|:)?\s?(?:復旧済み?|復旧完了|送電再開済み?|停電解消|解消済み?)(?!見込|予定)"
 )
 _PARTIAL_RE = re.compile(r"一部|残り|残る|未復旧|うち")
 
@@ -414,7 +544,12 @@ def outage(doc: Doc) -> dict[str, Any]:
     for q in doc.quantities:
         if q.unit in _HOUSEHOLD_UNITS:
             events.append((q.start, 1, q))
+    for r in _AREA_RESTORED_RE.finditer(text):
+        events.append((r.start(), 2, None))
     events.sort(key=lambda e: (e[0], e[1]))
+    sub_areas: set[int] = set()  # うち下津井地区 600世帯: part of a count already given
+    respective: list[dict[str, Any]] = []
+    restored_areas: set[int] = set()
     areas: list[dict[str, Any]] = []
     group: list[dict[str, Any]] = []  # areas waiting for their count
     group_end = -1  # where the last area of the group ended; -1 after a count
@@ -423,16 +558,40 @@ def outage(doc: Doc) -> dict[str, Any]:
     remaining: int | None = None
     orphans: list[int | None] = []
     for _, _, item in events:
+        if item is None:  # 真備町川辺 復旧済み: that area's count is 0
+            if group_end >= 0:
+                for entry in group:
+                    if entry["households"] is None:
+                        entry["households"] = 0
+                        restored_areas.add(id(entry))
+            group_end = -1
+            continue
         if isinstance(item, Mention):
+            respective = []
             entry = next((a for a in areas if a["area"] == item.name), None)
             if entry is None:
                 entry = {"area": item.name, "households": None}
                 areas.append(entry)
+                if _preceded_by(text, item.start, _SUB_BEFORE_RE, 6) or item.kind == "container":
+                    sub_areas.add(id(entry))
             adjacent = group_end >= 0 and _AREA_JOIN_RE.fullmatch(text, group_end, item.start)
             group = [*group, entry] if adjacent else [entry]
             group_end = item.end
             continue
         value = as_count(item.value)
+        if respective:
+            respective.pop(0)["households"] = value
+            continue
+        if (
+            len(group) > 1
+            and group_end >= 0
+            and _RESPECTIVELY_RE.search(text, group_end, item.start)
+        ):
+            # 真備町箭田、真備町川辺 それぞれ 200世帯、150世帯: one count each, in order
+            group[0]["households"] = value
+            respective = group[1:]
+            group_end = -1
+            continue
         if _preceded_by(text, item.start, _TOTAL_BEFORE_RE, 8):
             explicit_total = value
         elif _preceded_by(text, item.start, _REMAINING_BEFORE_RE, 8):
@@ -445,8 +604,16 @@ def outage(doc: Doc) -> dict[str, Any]:
             orphans.append(value)
         group_end = -1
     restoration = _restoration(text)
+    if _NO_OUTAGE_RE.search(text) and not any(a["households"] for a in areas):
+        # 真備地区 停電なし: an all-clear, each area at 0
+        for a in areas:
+            a["households"] = 0
+        return {"areas": areas, "total_households": 0, "restoration": restoration}
     restored = _RESTORED_RE.search(text)
-    if restored and restoration is None:
+    still_out = any(
+        a["households"] for a in areas if id(a) not in restored_areas and id(a) not in sub_areas
+    )
+    if restored and restoration is None and not (restored_areas and still_out):
         restoration = restored.group("phrase") or "復旧済み"
         if not _PARTIAL_RE.search(text):
             for a in areas:
@@ -461,8 +628,9 @@ def outage(doc: Doc) -> dict[str, Any]:
         total = remaining
     elif areas:
         in_joint = {id(a) for members, v in joint if v is not None for a in members}
-        if all(a["households"] is not None or id(a) in in_joint for a in areas):
-            total = sum(a["households"] or 0 for a in areas if id(a) not in in_joint)
+        counted = [a for a in areas if id(a) not in sub_areas] or areas
+        if all(a["households"] is not None or id(a) in in_joint for a in counted):
+            total = sum(a["households"] or 0 for a in counted if id(a) not in in_joint)
             total += sum(v for _, v in joint if v is not None)
     elif orphans and all(v is not None for v in orphans):
         total = sum(v for v in orphans if v is not None)
@@ -482,8 +650,12 @@ _CAUSE_RE = re.compile(
     r"|(?P<other>電線垂下|電柱|工事|点検|調査|火災|落下物|障害物|漏水|看板)"
 )
 _PASSABLE_RE = re.compile(
-    r"(?P<true>通行止め?(?:は|を|が)?[^。、\n]{0,12}?"
-    r"(?:全面)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定|に向け)"
+    r"(?P<true>通行止め?(?:は|も)?(?:なし|無し|ありません|ゼロ)|(?:通行に)?支障(?:は)?(?:なし|ありません)"
+    r"|通行止め?(?:に|と)?(?:は|も)?\s?(?:して|なって|されて)?(?:い|お)?"
+    r"(?:ません|ない|りません|らず)|通行止め?では(?:ありません|ない)"
+    r"|通行止め?(?:は|を|が)?[^。、\n]{0,12}?"
+    r"(?:全面)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定|に向け|して(?:い|お)(?:ない|ません|りません)"
+    r"|されて(?:い|お)(?:ない|ません|りません)|でき(?:ない|ません)|せず|に至って)"
     r"|規制(?:は|を)?解除(?!予定|見込|の見込|時期|めど|目途|未定|の予定)|片側交互通行|片側通行"
     r"|交互通行|通行可能|通行可|通行(?:を)?再開(?!予定|見込|の見込)|開通(?!予定|見込|の見込)"
     r"|通れる|通れます|徐行|仮復旧|迂回可)"
@@ -503,7 +675,8 @@ def road_closure(doc: Doc) -> dict[str, Any]:
         candidates = [a for a in doc.areas] + [
             f for f in doc.facilities if not _overlaps(f, doc.roads)
         ]
-        candidates.sort(key=lambda m: m.start)
+        # 県道 水島 広江付近: the 町域 or the place with a suffix, not the district before it
+        candidates.sort(key=lambda m: (m.kind == "district", m.start))
         if candidates:
             place = candidates[0].name
     if place is None:
@@ -519,12 +692,20 @@ def road_closure(doc: Doc) -> dict[str, Any]:
 # -- water level --------------------------------------------------------------------------
 
 _TREND_RE = re.compile(
-    r"(?P<rising>上昇|増水|上がっ|上がり|高くなっ|増加)"
-    r"|(?P<falling>下降|低下|減水|下がっ|下がり|引い|引き始|減少)"
+    r"(?P<falling>ピーク(?:を)?(?:越え|超え|過ぎ|越し|超し|アウト)|ピーク(?:は|を)?過ぎ|下降|低下|減水"
+    r"|下がっ|下がり|引い|引き始|減少|[↓⤵↘]|減って|減り)"
+    r"|(?P<rising>上昇|増水|上がっ|上がり|高くなっ|増加|増え|増して|[↑⤴↗]|高まっ)"
     r"|(?P<steady>横ばい|横這い|変化なし|変化無し|変動なし|変わらず|一定|安定|平行線)"
 )
 _FLOOD_RE = re.compile(
-    r"(?P<false>(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|の|も)?(?:被害)?(?:なし|無し|ありません"
+    r"(?P<false>(?:浸水|越水|氾濫|冠水|溢水|越流|決壊)(?:する|した|している)?[^。、\n]{0,8}?"
+    r"(?:心配|恐れ|おそれ|可能性|状況|段階|様子|気配|危険)(?:は|も)?\s?(?:ありません|ない|なし|無し"
+    r"|低い|少ない|ではありません|ではない|じゃない|にはない|にはありません)"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|も)?(?:していない|していません|しておらず|せず"
+    r"|までは(?:いって|至って)(?:いない|いません)|には至って(?:いない|いません|おらず))"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|の|も)?(?:被害)?(?:は|も)?"
+    r"\s?(?:今のところ|いまのところ|現在|現時点で|現時点では|特に)?\s?(?:なし|無し|ありません|出ていない"
+    r"|出ていません|ない"
     r"|していない|していません|解消|の(?:おそれ|恐れ)は?(?:なし|ない|ありません))|異常なし"
     r"|被害なし)"
     r"|(?P<true>氾濫(?!危険|注意|警戒|の?(?:おそれ|恐れ|可能性)|予測|警報)"
@@ -532,6 +713,20 @@ _FLOOD_RE = re.compile(
     r"|浸水(?!の?(?:おそれ|恐れ|可能性)|想定)|冠水(?!の?(?:おそれ|恐れ|可能性)))"
 )
 _LEVEL_AFTER_BLOCK_RE = re.compile(r"\s?(?:先|手前|区間|付近|にわたり|幅|範囲|以内|離れ)")
+_DATUM_BEFORE_RE = re.compile(r"(?:T\.?P\.?|EL|標高|A\.?P\.?)\s?$")
+_CHANGE_BEFORE_RE = re.compile(
+    r"(?:(?:前回比|前回差|比|差|変化)(?:は|:)?\s?(?P<sign>[+\-−±]|プラス|マイナス)?"
+    r"|(?P<sign2>[+\-−]|プラス|マイナス))\s?$"
+)
+_CURRENT_BEFORE_RE = re.compile(r"(?:現在|現在の水位|今|いま|最新)(?:は|:|で)?\s?(?:約)?\s?$")
+# Thresholds, peaks and earlier readings written beside the current level.
+_REFERENCE_BEFORE_RE = re.compile(
+    r"(?:氾濫危険水位|避難判断水位|氾濫注意水位|水防団待機水位|危険水位|基準水位|計画高水位|警戒水位"
+    r"|ピーク|最高水位|最高|前回|前報|先ほど|さきほど)(?:は|:|の|時)?\s?(?:約)?\s?$"
+)
+_EARLIER_BEFORE_RE = re.compile(
+    r"(?:ピーク|最高水位|最高|前回|前報|先ほど|さきほど)(?:は|:|時)?\s?(?:約)?\s?$"
+)
 _LEVEL_NO_UNIT_RE = re.compile(
     rf"水位(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>[0-9]{{1,3}}\.[0-9]{{1,3}})"
 )
@@ -552,12 +747,31 @@ def water_level(doc: Doc) -> dict[str, Any]:
     for m in _TREND_RE.finditer(text):
         trend = m.lastgroup
     level: float | None = None
+    levels = []
+    change: float | None = None  # 前回比 +0.4m, +0.3m: a change, not a level
     for q in doc.quantities:
-        if q.unit in ("m", "メートル") and q.value is not None:
-            if _LEVEL_AFTER_BLOCK_RE.match(text, q.end):
-                continue
-            level = float(q.value)
-            break
+        if q.value is None or _LEVEL_AFTER_BLOCK_RE.match(text, q.end):
+            continue
+        if q.unit == "cm" and not any(x.unit in ("m", "メートル") for x in doc.quantities):
+            q = Quantity(q.start, q.end, q.value / 100, "m", q.placeholder)  # 520cm
+        if q.unit not in ("m", "メートル"):
+            continue
+        sign = _CHANGE_BEFORE_RE.search(text, max(0, q.start - 6), q.start)
+        if sign and _DATUM_BEFORE_RE.search(text, max(0, sign.start() - 6), sign.start()):
+            sign = None  # T.P.+8.2m: a height above the datum, not a change
+        if sign:
+            negative = sign.group("sign") in ("-", "−", "マイナス")
+            change = -float(q.value) if negative else float(q.value)
+            continue
+        levels.append(q)
+    current = next((q for q in levels if _preceded_by(text, q.start, _CURRENT_BEFORE_RE, 6)), None)
+    reference = [q for q in levels if _preceded_by(text, q.start, _REFERENCE_BEFORE_RE, 12)]
+    if current is None:
+        current = next((q for q in levels if q not in reference), None)
+    if current is None and levels:
+        current = levels[0]
+    if current is not None:
+        level = float(current.value)
     if level is None:
         m = _LEVEL_NO_UNIT_RE.search(text)
         if m:
@@ -565,6 +779,19 @@ def water_level(doc: Doc) -> dict[str, Any]:
             level = float(value) if value is not None else None
     if level is not None and level > 1000:
         level = None
+    if trend is None and change:
+        trend = "rising" if change > 0 else "falling"
+    if trend is None and level is not None:
+        # ピーク 9.9m 現在 9.4m / 11.2m → 10.8m: the change between two readings
+        before = doc.superseded_levels + [
+            float(q.value)
+            for q in levels
+            if q is not current and _preceded_by(text, q.start, _EARLIER_BEFORE_RE, 8)
+        ]
+        if before:
+            trend = (
+                "falling" if before[-1] > level else "rising" if before[-1] < level else "steady"
+            )
     flooding = None
     fm = _FLOOD_RE.search(text)
     if fm:
@@ -575,10 +802,13 @@ def water_level(doc: Doc) -> dict[str, Any]:
 # -- medical capacity ---------------------------------------------------------------------
 
 ACCEPT_RE = re.compile(
-    r"(?P<false>(?:受け?入れ?|受入れ?)(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
+    r"(?P<false>(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:否|不可|×|NG|できません|できない)"
+    r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
     r"|出来な|見合わせ|制限|休止|ストップ|お断り)|満床|休診|診療(?:を)?(?:停止|不可|中止|休止)"
     r"|受け?入れ?られ(?:ない|ません))"
-    r"|(?P<true>(?:受け?入れ?|受入れ?)(?:は|が|も|:)?\s?(?:可能|可(?!否)|OK|継続|再開|しています|できます"
+    r"|(?P<true>(?:受け?入れ?|受入れ?)(?:に|は|も)?(?:問題|支障)(?:は)?(?:なし|無し|ありません|ない)"
+    r"|(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:可能|可|OK)"
+    r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:可能|可(?!否)|OK|継続|再開|しています|できます"
     r"|しております|中)|診療(?:可能|継続|中|再開)|対応可能|通常診療|空床あり|空きあり)"
 )
 _BEDS_RE = re.compile(
@@ -588,11 +818,13 @@ _BEDS_RE = re.compile(
 _NO_BEDS_RE = re.compile(r"満床|空床(?:は)?(?:なし|無し|ゼロ|0)|空きベッド(?:は)?(?:なし|無し)")
 _INJURED_TOTAL_RE = re.compile(
     r"(?:負傷者|けが人|怪我人|ケガ人|傷病者|負傷|救急搬送|搬送者|受入患者|患者)(?:数)?"
-    r"(?:の)?(?:受入れ?|受け入れ|搬送)?"
-    rf"(?:は|:|が)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:名|人)"
+    r"(?:の)?(?:\s?(?:受入れ?|受け入れ|搬送|収容|来院|済み?))*"
+    rf"(?:は|:|が)?\s?(?:累計|合計|計|総数)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?"
+    r"(?:名|人|件)"
 )
 _INJURED_PART_RE = re.compile(
-    rf"(?:重傷|軽傷|重症|軽症|中等症|重篤)(?:者)?(?:は|:)?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:名|人)"
+    rf"(?:重傷|軽傷|重症|軽症|中等症|重篤)(?:者)?(?:は|:)?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?"
+    r"(?:名|人|(?=[\s、,/]|$))"
 )
 _INJURED_AFTER_RE = re.compile(r"\s?(?:を|が)?\s?(?:搬送|受け?入れ?|受入|来院|収容)")
 
@@ -660,7 +892,7 @@ _EVAC_ORDER_RE = re.compile(
     r"|(?:避難指示|避難勧告|避難命令|退去命令)(?:は|の)?(?:発令)?"
     r"(?:なし|無し|出ていない|出ておらず|出ていません|ありません|不要))"
     r"|(?P<true>避難指示|避難勧告|緊急安全確保|退去(?:を)?(?:命令|命じ|指示|要請)|退去命令"
-    r"|警戒区域(?:を)?(?:設定|指定)|避難命令|避難を指示|避難を呼びかけ|立入禁止区域)"
+    r"|警戒区域(?:を)?(?:設定|指定)|避難命令|避難を指示|避難(?:を)?(?:呼びかけ|よびかけ)|立入禁止区域)"
 )
 _NOT_PEOPLE_BEFORE_RE = re.compile(
     r"(?:負傷|けが|怪我|ケガ|死者|死亡|重傷|軽傷|重症|軽症|隊員|消防|職員|不明|救助|搬送)"
@@ -722,7 +954,19 @@ def phrase_before(text: str, end: int, limit: int = 20) -> str:
     return phrase.removeprefix("の")
 
 
+_REASON_PAREN_RE = re.compile(
+    rf"\((?P<r>[{NAME_CHARS}・]{{2,20}}?(?:対応|支援|対策|ケア|相談|補助|応援|確認|調整))\)"
+)
+_REASON_TAIL_RE = re.compile(
+    rf"(?:^|(?<=[\s、,]))(?P<r>[{NAME_CHARS}・]{{2,20}}?(?:対応|支援|対策|ケア|相談|補助|調整))"
+    r"(?:中|のため|で|として|しています|します)?\s?(?:$|\n|。)"
+)
+
+
 def _reason(text: str) -> str | None:
+    m = _REASON_PAREN_RE.search(text)
+    if m:
+        return clean_name(m.group("r"), topics=False) or m.group("r")
     m = _REASON_BECAUSE_RE.search(text)
     if m:
         phrase = phrase_before(text, m.start())
@@ -732,6 +976,9 @@ def _reason(text: str) -> str | None:
     if m:
         start, _ = name_before(text, m.start(), 20)
         return text[start : m.end("word")]
+    m = _REASON_TAIL_RE.search(text)
+    if m:  # the phrase itself: 避難所で|心のケア対応中
+        return phrase_before(text, m.end("r"), limit=m.end("r") - m.start("r")) or None
     return None
 
 
@@ -751,7 +998,17 @@ def _destination(doc: Doc, role_span: Mention | None) -> str | None:
     for p in places:
         if _REQUEST_AFTER_RE.match(text, p.end):
             return p.name
+    # 川崎医科大学附属病院から応援に: where they came from, not where they went
+    places = [p for p in places if not _FROM_AFTER_RE.match(text, p.end)]
     return places[0].name if places else None
+
+
+_FROM_AFTER_RE = re.compile(r"\s?(?:から|より)")
+# 玉島中学校避難所の運営支援に派遣: the place, then what for
+_DEST_PURPOSE_RE = re.compile(
+    r"(?P<dest>.+?(?:避難所|学校|公民館|支所|病院|センター|地区|会館|施設))の"
+    r"(?P<reason>[^の]{1,12}?(?:支援|対応|対策|応援|運営|相談|補助|ケア))"
+)
 
 
 def dispatch(doc: Doc) -> dict[str, Any]:
@@ -785,4 +1042,8 @@ def dispatch(doc: Doc) -> dict[str, Any]:
 
     destination = doc.kv.get("destination") or _destination(doc, role_span)
     reason = doc.kv.get("reason") or _reason(text)
+    split = _DEST_PURPOSE_RE.fullmatch(destination) if destination else None
+    if split:
+        destination = split.group("dest")
+        reason = reason or split.group("reason")
     return {"role": role, "count": count, "destination": destination, "reason": reason}

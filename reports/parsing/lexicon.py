@@ -20,6 +20,8 @@ _CUES: dict[str, dict[str, float]] = {
         "避難世帯数": 5,
         "避難者総数": 6,
         "避難している": 3,
+        "避難してる": 4,
+        "避難して": 2,
         "避難しています": 3,
         "避難中": 2,
         "避難所": 1,
@@ -56,6 +58,17 @@ _CUES: dict[str, dict[str, float]] = {
         "電力": 1,
         "電気": 1,
         "中国電力": 2,
+        "電気止ま": 6,
+        "電気とま": 6,
+        "電気がとま": 6,
+        "電気が止ま": 6,
+        "電気が来": 5,
+        "電気来て": 5,
+        "電気きて": 5,
+        "電気が使えな": 5,
+        "電気がつかな": 5,
+        "電気つかな": 5,
+        "停電してい": 5,
     },
     "road_closure": {
         "通行止め": 6,
@@ -140,6 +153,10 @@ _CUES: dict[str, dict[str, float]] = {
         "樋門": 2,
         "ため池": 3,
         "流量": 2,
+        "水かさ": 5,
+        "水嵩": 5,
+        "水位計測": 5,
+        "ピーク": 1,
     },
     "medical_capacity": {
         "病院": 3,
@@ -221,6 +238,10 @@ _CUES: dict[str, dict[str, float]] = {
         "避難指示解除": 6,
         "避難勧告": 5,
         "緊急安全確保": 5,
+        "避難を呼びかけ": 4,
+        "避難呼びかけ": 4,
+        "避難よびかけ": 4,
+        "避難を促": 3,
         "警戒区域": 4,
         "退去": 3,
         "退去命令": 5,
@@ -248,9 +269,22 @@ _CUES: dict[str, dict[str, float]] = {
         "職員": 1,
         "給水車": 2,
         "リエゾン": 3,
-        "DMAT": 2,
-        "DPAT": 2,
-        "JMAT": 2,
+        "DMAT": 3,
+        "DPAT": 3,
+        "JMAT": 3,
+        "DHEAT": 3,
+        "出発": 2,
+        "向け出発": 4,
+        "へ向かいました": 3,
+        "に向かいました": 3,
+        "へ向かっています": 3,
+        "向かいます": 2,
+        "到着": 2,
+        "着任": 4,
+        "派遣職員": 5,
+        "応援職員派遣": 7,
+        "保健師チーム": 4,
+        "チーム": 1,
     },
     "general": {
         "参集": 7,
@@ -430,6 +464,9 @@ NOISE_PREFIXES = (
     "通行止め",
     "お疲れ様です",
     "お疲れさまです",
+    "このうち",
+    "そのうち",
+    "うち",
 )
 
 # -- Kurashiki gazetteer (helps, never required) ------------------------------------------
@@ -566,3 +603,52 @@ ROLES = (
     "DHEAT",
     "TEC-FORCE",
 )
+
+# Words whose kana spelling is mapped to the kanji one by reading (language.py), besides the
+# cue words (those are mapped too): category cues are matched on the kanji spelling.
+KANA_WORDS: dict[str, str] = {
+    "避難": "evacuees",
+    "避難所": "evacuees",
+    "避難者": "evacuees",
+    "電気": "outage",
+    "停電": "outage",
+    "復旧": "outage",
+    "未定": "outage",
+    "通行止め": "road_closure",
+    "通行可能": "road_closure",
+    "通行": "road_closure",
+    "通れ": "road_closure",
+    "上昇": "water_level",
+    "上昇中": "water_level",
+    "低下": "water_level",
+    "低下中": "water_level",
+    "下降": "water_level",
+    "横ばい": "water_level",
+    "水かさ": "water_level",
+    "氾濫": "water_level",
+    "冠水": "road_closure",
+    "土砂崩れ": "road_closure",
+    "がけ崩れ": "road_closure",
+    "倒木": "road_closure",
+    "陥没": "road_closure",
+    "落石": "road_closure",
+    "受け入れ": "medical_capacity",
+    "受け入れ可否": "medical_capacity",
+    "鎮火": "fire",
+    "消火": "fire",
+    "火事": "fire",
+    "派遣": "dispatch",
+}
+
+# Readings Sudachi gives otherwise (rendaku: 避難所 is read ヒナンショ, typed ひなんじょ).
+KANA_READINGS: dict[str, str] = {
+    "ヒナンジョ": "避難所",
+    "ツウコウドメ": "通行止め",
+    "ケガニン": "けが人",
+    "ヒナンシャ": "避難者",
+}
+
+# Spellings that are slips for a cue read the same way (voice input, a wrong IME choice):
+# always rewritten (language.py). Other homophones are rewritten only when another cue of
+# the same category is in the message (沈下 → 鎮火 beside 火災).
+HOMOPHONE_SLIPS: tuple[str, ...] = ("非難", "推移")

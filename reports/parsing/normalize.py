@@ -158,11 +158,24 @@ def find_quantities(text: str) -> list[Quantity]:
 
 # -- corrections ----------------------------------------------------------------------------
 
-_CORRECTION_HINT_RE = re.compile(r"→|⇒|➡|->|=>|誤|ではなく|でなく|訂正|修正|変更")
+_EARLIER = r"(?:前回|前報|[0-9]{1,2}時間前|[0-9]{1,3}分前|先ほど|さきほど|さっき)"
+SUPERSEDED_LEVEL_RE = re.compile(
+    r"(?P<num>[0-9]{1,3}(?:\.[0-9]{1,3})?)\s?(?:m|メートル)(?:\s?\([^()\n]{1,12}\))?\s?"
+    r"(?:→|⇒|➡|->|=>)\s?(?:約)?\s?[0-9]"
+    rf"|{_EARLIER}(?:は|:|の水位)?\s?(?:約)?\s?(?P<num2>[0-9]{{1,3}}(?:\.[0-9]{{1,3}})?)\s?(?:m|メートル)"
+)
+_CORRECTION_HINT_RE = re.compile(
+    r"→|⇒|➡|->|=>|誤|ではなく|でなく|訂正|修正|変更|前回|前報|時間前|分前|先ほど|さきほど|さっき"
+)
+_WHEN = r"(?:\s?\([^()\n]{1,12}\))"  # "6.0m(22時) → 6.4m(23時)"
 _QTY = rf"{APPROX}?\s?(?:{NUM})\s?(?:世帯|名|人|戸|軒|床|件|隊|班|台|メートル|m)?"
 _CORRECTION_RES = (
     # "120名→135名", "120 ⇒ 135名": keep the new value
-    re.compile(rf"{_QTY}\s?(?:→|⇒|➡|->|=>)\s?(?={APPROX}?\s?(?:{NUM}))"),
+    re.compile(
+        rf"{_QTY}{_WHEN}?\s?(?:→|⇒|➡|->|=>)\s?(?=(?:現在|今|最新)?\s?{APPROX}?\s?(?:{NUM}))"
+    ),
+    # "1,100世帯(前回1,350)", "水位 2.9m(1時間前 3.3m)": an earlier figure, not the report's
+    re.compile(rf"[(\[]?{_EARLIER}(?:は|:|の水位)?\s?{_QTY}[)\]]?"),
     # "(誤)120名 (正)135名", "誤:120名 正:135名"
     re.compile(r"[(\[【]?誤[)\]】]?\s?:?[^\n]{0,30}?[(\[【]?正[)\]】]?\s?:?\s?(?=\S)"),
     # "120名ではなく135名"
@@ -186,6 +199,18 @@ def apply_corrections(text: str) -> str:
 
 
 def normalize(text: str) -> str:
+    return apply_corrections(prepare(text)).strip()
+
+
+_KANA_UNITS_RE = re.compile(
+    r"(?<=[0-9])\s?(?:(?P<ken>けん|ケン)|(?P<mei>めい|メイ|にん|ニン)|(?P<setai>せたい|セタイ))"
+)
+_M_CM_RE = re.compile(r"(?<![0-9.])([0-9]{1,2})\s?m\s?([0-9]{1,2})\s?cm")
+_KANA_UNITS = {"ken": "軒", "mei": "名", "setai": "世帯"}
+
+
+def prepare(text: str) -> str:
+    """``normalize`` before in-message corrections are applied (the superseded values kept)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = text[:MAX_RAW_CHARS].translate(_MARKER_TABLE)
@@ -196,5 +221,8 @@ def normalize(text: str) -> str:
     text = _ASCII_MARKER_RE.sub("\n", text)
     text = _SPACES_RE.sub(" ", text)
     text = _NEWLINES_RE.sub("\n", text)
-    text = apply_corrections(text)
+    # 5m20cm: 5.20m
+    text = _M_CM_RE.sub(lambda m: f"{m.group(1)}.{int(m.group(2)):02d}m", text)
+    # 30けん, 12にん: units typed in kana
+    text = _KANA_UNITS_RE.sub(lambda m: _KANA_UNITS[m.lastgroup or "mei"], text)
     return text.strip()

@@ -12,8 +12,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from . import extract, lexicon
-from .normalize import normalize
+from . import extract, language, lexicon
+from .normalize import apply_corrections, prepare
 from .schema import (
     CATEGORIES,
     REQUIRED_FIELDS,
@@ -38,6 +38,7 @@ PRIORITY = (
     "general",
 )
 MIN_SCORE = 3.0  # below this, a message is `general`
+_REPAIRED_FACTOR = 0.85
 
 _CUE_RE = re.compile("|".join(re.escape(w) for w in sorted(lexicon.CUES, key=len, reverse=True)))
 # A cue that explains something else (停電のため受入不可, 火災の影響で停電) counts less.
@@ -49,7 +50,8 @@ _CAUSE_FACTOR = 0.3
 _QUESTION_RE = re.compile(
     r"\?|(?:ですか|ますか|でしょうか|ませんか|ないか|のか|何名|何人|何世帯|何床|いかが|どうなって"
     r"|どのくらい|どの程度)"
-    r"|(?:報告|連絡|教え|お知らせ|確認|回答|共有|提出|返信|入力|集計|情報|状況)(?:して|を|て|の上)?\s?"
+    r"|(?:報告|連絡|教え|おしえ|お知らせ|おしらせ|確認|回答|共有|提出|返信|入力|集計|情報|状況)"
+    r"(?:して|を|て|の上)?\s?"
     r"(?:ください|下さい|願います|願いたい|お願いします|お願い致します|お願いいたします"
     r"|いただけ|頂け|くれ)"
 )
@@ -72,6 +74,12 @@ _BARE_UNITS = {
     "outage": ("世帯", "戸", "軒", "件", "名", "人"),
     "water_level": ("m", "メートル"),
 }
+
+_TEAM_UNITS = {"名", "人", "チーム", "班", "隊"}
+_ROLE_COUNT_RE = re.compile(
+    f"(?:{'|'.join(re.escape(r) for r in sorted(lexicon.ROLES, key=len, reverse=True))})"
+    r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊)"
+)
 
 _EXTRACTORS = {
     "evacuees": lambda doc, ctx: extract.evacuees(doc, ctx.facility),
@@ -109,10 +117,14 @@ def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
         scores["outage"] += 2
     if scores["water_level"] > 0 and doc.rivers:
         scores["water_level"] += 2
+    if doc.rivers and units & {"m", "メートル"} and scores["road_closure"] < MIN_SCORE:
+        scores["water_level"] += 3  # 高梁川 酒津 8.2m: a river and a height
     if scores["water_level"] > 0 and units & {"m", "メートル"}:
         scores["water_level"] += 2
     if scores["road_closure"] > 0 and doc.roads:
         scores["road_closure"] += 2
+    if scores["dispatch"] > 0 and units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
+        scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent and how many
     if extract.ACCEPT_RE.search(text):
         scores["medical_capacity"] += 4
 
@@ -144,8 +156,22 @@ def _choose(
         top = scores["general"]
         rival = scores[best_report] if scores[best_report] >= MIN_SCORE else 0.0
         return "general", round(min(0.95, 0.3 + top / (top + rival + 4)), 2)
-    top, runner = scores[best], scores[second]
-    return best, top / (top + runner + 2.0)
+    return best, cue_confidence(scores[best], scores[second])
+
+
+def cue_confidence(top: float, runner: float) -> float:
+    """How sure the category is, from the winning score and the runner-up's (0..1).
+
+    The strength of the evidence (one cue of weight 3: 0.43; 6: 0.6; several strong cues:
+    towards 1) times how clearly it beats the next category (a tie halves it), over a floor
+    of 0.25. A tie or a single weak cue beside a rival falls under 0.5, the bot's threshold
+    for filing without asking; a clear report with several cues is 0.8 and more.
+    """
+    if top <= 0:
+        return 0.0
+    strength = top / (top + 4.0)
+    rivalry = min(1.0, max(0.0, runner) / top)
+    return 0.25 + 0.75 * strength * (1.0 - 0.5 * rivalry)
 
 
 def parse_strict(
@@ -157,9 +183,17 @@ def parse_strict(
         now = datetime.now(tz=JST)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=JST)
-    doc = extract.Doc(normalize(text))
+    prepared = prepare(text)
+    written = apply_corrections(prepared).strip()
+    repaired = language.repair(written)
+    doc = extract.Doc(repaired, prepared=prepared)
     scores = score(doc, context)
     category, confidence = _choose(scores, doc, context)
+    if repaired != written and category != "general":
+        # the category rests on words read from kana or a homophone: a guess, trusted less
+        as_written = score(extract.Doc(written, prepared=prepared), context)
+        if as_written[category] < MIN_SCORE:
+            confidence *= _REPAIRED_FACTOR
     fields: dict[str, Any] = empty_fields(category)
     if category != "general":
         fields.update(_EXTRACTORS[category](doc, context))
@@ -169,8 +203,9 @@ def parse_strict(
     if category != "general":
         required = [name for group in REQUIRED_FIELDS[category] for name in group]
         if required:
+            # a report without its subject (no area, no facility) is a weaker reading
             found = len(required) - len(missing)
-            confidence *= 0.6 + 0.4 * found / len(required)
+            confidence *= 0.7 + 0.3 * found / len(required)
     return ParseResult(
         category=category,
         fields=fields,

@@ -24,10 +24,12 @@ JST = ZoneInfo("Asia/Tokyo")
 _KANJI_SMALL = r"[〇一二三四五六七八九十]{1,3}"
 TIME_RE = re.compile(
     r"(?P<rel>翌日|明日|本日|今日|昨日|同日|当日|翌朝|今朝|今夜|昨夜)?\s?"
-    r"(?P<ampm>午前|午後|AM|PM|am|pm|夜|夕方|朝|未明|明け方)?\s?"
-    rf"(?<![0-9.,/])(?<![0-9]:)(?P<h>[0-9]{{1,2}}|{_KANJI_SMALL})"
+    r"(?P<ampm>午前|午後|AM|PM|am|pm|深夜|夜中|夜|夕方|朝|未明|明け方)?\s?"
+    rf"(?:(?<![0-9.,/])(?<![0-9]:)(?P<h>[0-9]{{1,2}}|{_KANJI_SMALL})"
     rf"(?:時(?!間)(?:\s?(?P<m>[0-9]{{1,2}}|{_KANJI_SMALL})分|(?P<half>半))?"
     r"|:(?P<mm>[0-5][0-9])(?![0-9]))"
+    # 1430時点, 0915現在: four digits written the military way, only before 時点/現在
+    r"|(?<![0-9.,/:])(?P<hh4>[01][0-9]|2[0-3])(?P<mm4>[0-5][0-9])(?=\s?(?:時点|現在)))"
 )
 DATE_RE = re.compile(
     r"(?:(?P<era>令和|平成|R|H)\s?(?P<ey>[0-9]{1,2}|元)\s?年\s?|(?P<y>20[0-9]{2})\s?年\s?)?"
@@ -39,14 +41,15 @@ DATE_RE = re.compile(
 _CURRENT_AFTER_RE = re.compile(r"\s?(?:頃|ごろ)?\s?(?:現在|時点|の状況|の時点)")
 _FUTURE_AFTER_RE = re.compile(
     r"\s?(?:頃|ごろ|目途|めど)?\s?(?:まで|以降)"
-    r"|\s?[^\s、。\n]{0,10}?(?:見込|予定|目途|めど|目処|見通|予想|予測)"
+    r"|\s?(?:頃|ごろ)?\s?[^\s、。\n]{0,10}?(?:見込|予定|目途|めど|目処|見通|予想|予測)"
 )
 _FUTURE_BEFORE_RE = re.compile(
-    r"(?:見込み?|予定|目途|めど|目処|見通し|予想|予測)(?:は|:|で)?\s?[(]?$"
+    r"(?:見込み?|予定|目途|めど|目処|見通し|予想|予測)(?:時刻|時間|日時|時期)?(?:は|:|で)?\s?(?:約)?\s?[(]?$"
 )
 _WEEKDAY_GAP_RE = re.compile(r"[\s()月火水木金土日曜祝の,、]{0,8}")
 _ERA_BASE = {"令和": 2018, "R": 2018, "平成": 1988, "H": 1988}
-_PM = frozenset(("午後", "PM", "pm", "夜", "夕方"))
+_PM = frozenset(("午後", "PM", "pm", "夕方"))
+_NIGHT = frozenset(("深夜", "夜中", "夜"))
 _AM = frozenset(("午前", "AM", "am", "朝", "未明", "明け方"))
 _PLUS_DAY = frozenset(("翌日", "明日", "翌朝"))
 _FUTURE_TOLERANCE = timedelta(hours=3)
@@ -82,6 +85,8 @@ def _date_of(m: re.Match[str], now: datetime) -> date | None:
 
 
 def _hour_minute(m: re.Match[str], text: str) -> tuple[int, int] | None:
+    if m.group("hh4"):
+        return int(m.group("hh4")), int(m.group("mm4"))
     h_token = m.group("h")
     hour = parse_number(h_token)
     minute_token = m.group("m") or m.group("mm")
@@ -95,7 +100,11 @@ def _hour_minute(m: re.Match[str], text: str) -> tuple[int, int] | None:
     minute = 30 if m.group("half") else (parse_number(minute_token) if minute_token else 0)
     if not isinstance(hour, int) or not isinstance(minute, int):
         return None
-    if ampm in _PM and hour < 12:
+    if ampm in _NIGHT:
+        # 深夜2時半 is 02:30, 深夜11時 is 23:00; 夜8時 is 20:00 but 夜2時 is 02:00
+        if 6 <= hour < 12:
+            hour += 12
+    elif ampm in _PM and hour < 12:
         hour += 12
     elif ampm in _AM and hour == 12:
         hour = 0
@@ -112,7 +121,7 @@ def _is_future(text: str, m: re.Match[str]) -> bool:
 
 
 def _resolve(text: str, m: re.Match[str], hm: tuple[int, int], now: datetime) -> datetime:
-    time_start = m.start("h")
+    time_start = m.start("h") if m.group("h") else m.start("hh4")
     if m.group("ampm"):
         time_start = m.start("ampm")
     if m.group("rel"):
@@ -140,6 +149,14 @@ def _resolve(text: str, m: re.Match[str], hm: tuple[int, int], now: datetime) ->
     return result
 
 
+# "ピーク 9.9m(2:00) 現在 9.4m(3:00)": the time of a peak or an earlier reading
+_REFERENCE_BEFORE_RE = re.compile(r"(?:ピーク|最高|前回|前報)[^\n現]{0,12}$")
+
+
+def _is_reference(text: str, m: re.Match[str]) -> bool:
+    return bool(_REFERENCE_BEFORE_RE.search(text, max(0, m.start() - 14), m.start()))
+
+
 def observed_at(text: str, now: datetime) -> datetime | None:
     """The moment the message says its content was true, or None."""
     now = now.astimezone(JST)
@@ -150,7 +167,7 @@ def observed_at(text: str, now: datetime) -> datetime | None:
             continue
         if _CURRENT_AFTER_RE.match(text, m.end()):
             return _resolve(text, m, hm, now)
-        if fallback is None and not _is_future(text, m):
+        if fallback is None and not _is_future(text, m) and not _is_reference(text, m):
             candidate = _resolve(text, m, hm, now)
             # 明日9時, 翌日午前6時 (from today): a plan, not an observation
             if m.group("rel") not in _PLUS_DAY or candidate <= now + _FUTURE_TOLERANCE:

@@ -1,7 +1,11 @@
 """Our own corpus (data/corpus.jsonl): realistic Kurashiki messages with expected parses.
 
 Each line: text, category, fields (the subset that is judged), optionally agency_kind and
-agency_facility (the sender context), observed_at (ISO, against helpers.NOW) and note.
+agency_facility (the sender context), observed_at (ISO, against helpers.NOW; null when the
+message's only times are estimates) and note. Lines noted "3 a.m. wording" are made-up
+examples of each failure class met on messages written blind (kana and voice-input spellings,
+町域 lists, sub-counts and earlier figures, negations, trend words, team dispatches, night and
+four-digit times): regression, not an accuracy figure.
 """
 
 from __future__ import annotations
@@ -34,5 +38,5 @@ def test_corpus_message(case: dict[str, Any]) -> None:
     for name, expected in case["fields"].items():
         assert result.fields[name] == expected, name
     if "observed_at" in case:
-        assert result.observed_at is not None
-        assert result.observed_at.isoformat() == case["observed_at"]
+        got = result.observed_at.isoformat() if result.observed_at else None
+        assert got == case["observed_at"]  # null: the message gives no observation time

@@ -82,6 +82,35 @@ def test_confidence_is_higher_for_a_clear_report_than_a_bare_count() -> None:
     assert 0 <= bare.confidence < clear.confidence <= 1
 
 
+def test_confidence_falls_with_a_weak_cue_a_rival_or_a_missing_subject() -> None:
+    clear = parse("停電情報 ①真備地区：1,200世帯 ②玉島地区：340世帯 復旧見込みは未定", now=NOW)
+    weak = parse("真備町箭田 電気つかない", now=NOW)
+    rival = parse("真備地区 火災 停電 300世帯", now=NOW)
+    no_area = parse("停電 1,200世帯 復旧見込み未定", now=NOW)
+    assert clear.category == weak.category == no_area.category == "outage"
+    assert clear.confidence >= 0.75
+    assert no_area.missing == ["areas"]
+    assert no_area.confidence < clear.confidence
+    assert weak.confidence < clear.confidence
+    # a close call between two categories: below the bot's 0.5, so it asks
+    assert rival.confidence < 0.5
+
+
+def test_confidence_on_the_regression_corpus_is_lower_where_fields_are_missing() -> None:
+    from statistics import mean
+
+    from .helpers import CORPUS_PATH, context_of, load_jsonl
+
+    complete, incomplete = [], []
+    for case in load_jsonl(CORPUS_PATH):
+        if case["category"] == "general":
+            continue
+        result = parse(case["text"], context=context_of(case), now=NOW)
+        (incomplete if result.missing else complete).append(result.confidence)
+    assert incomplete and complete
+    assert mean(incomplete) + 0.1 < mean(complete)
+
+
 def test_parse_is_deterministic() -> None:
     text = "停電情報 ①真備地区：1,200世帯 ②玉島地区：340世帯 復旧見込みは未定"
     assert parse(text, now=NOW) == parse(text, now=NOW)
@@ -347,7 +376,7 @@ def test_parse_guard_turns_an_internal_error_into_general(monkeypatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parser, "normalize", boom)
+    monkeypatch.setattr(parser, "prepare", boom)
     result = parse("箭田小学校 避難者数 120名", now=NOW)
     assert (result.category, result.fields, result.confidence) == ("general", {}, 0.0)
     with pytest.raises(RuntimeError):
