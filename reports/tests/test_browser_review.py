@@ -109,7 +109,7 @@ def test_hq_fixes_a_queued_report_and_it_leaves_the_queue(
     from_chat(reporter_a, "避難者がどんどん増えています。毛布が足りません")
     desktop.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     desktop.wait_for_function(
-        "document.querySelector('#review-tile .num').textContent === '1'", timeout=5000
+        "() => document.querySelector('#review-tile .num').textContent === '1'", timeout=5000
     )
     assert desktop.locator(".nav-review .count-badge").inner_text() == "1"
     snap(desktop, "review-dashboard-tile-desktop.png")
