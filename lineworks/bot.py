@@ -725,6 +725,20 @@ class Conversation:
         ) % {"n": report.number, "c": Category(current).label}
         return content.button_template(question, actions)
 
+    def not_your_question(self, outcome: str) -> Result:
+        """Category buttons are shown to the whole room: only the reporting agency's members
+        (or HQ) may answer, and another agency learns nothing about the report."""
+        self.reply(
+            content.text(
+                _(
+                    "この確認は見つからないか、あなたの所属機関（%(a)s）の報告の確認では"
+                    "ありません。分類を選べるのは、報告した機関のメンバーのみです。"
+                )
+                % {"a": self.sender.agency.name}
+            )
+        )
+        return self.done(outcome)
+
     def choose_report_category(self, code: str, report_id: int) -> Result:
         """The sender picked a category for a report filed as unsure: a correction by the
         sender (HQ's review still decides), or 登録しない: a withdrawal."""
@@ -732,18 +746,7 @@ class Conversation:
 
         report = self._report_by_number(str(report_id))
         if report is None:
-            # The buttons are shown to the whole room: only the report's own agency (or HQ)
-            # may choose, and another agency learns nothing about the report.
-            self.reply(
-                content.text(
-                    _(
-                        "この確認は見つからないか、あなたの所属機関（%(a)s）の報告の確認では"
-                        "ありません。分類を選べるのは、報告した機関のメンバーのみです。"
-                    )
-                    % {"a": self.sender.agency.name}
-                )
-            )
-            return self.done("report_category:not_found")
+            return self.not_your_question("report_category:not_found")
         if report.status == ReportStatus.WITHDRAWN:
             self.reply(content.text(_("%(n)s はすでに取り消されています。") % {"n": report.number}))
             return self.done("report_category:withdrawn", report)
@@ -813,16 +816,7 @@ class Conversation:
             draft.member_id != self.sender.member.pk
             and draft.agency_id != self.sender.member.agency_id
         ):
-            self.reply(
-                content.text(
-                    _(
-                        "この確認は見つからないか、あなたの所属機関（%(a)s）の報告の確認では"
-                        "ありません。分類を選べるのは、報告した機関のメンバーのみです。"
-                    )
-                    % {"a": self.sender.agency.name}
-                )
-            )
-            return self.done("draft:not_found")
+            return self.not_your_question("draft:not_found")
         if draft.status == DraftStatus.OPEN and not roles.can_report_for(
             self.sender.user, draft.agency
         ):
