@@ -44,6 +44,38 @@ def load(path: Path | None = None) -> bool:
     return load_dotenv(path, override=False, encoding="utf-8")
 
 
+def demo_lineworks(
+    directory: Path, fake_url: str = "http://127.0.0.1:8765", hq_channel: str = "demo-ch-hq"
+) -> dict[str, str]:
+    """The LINEWORKS_* settings of the demo: the key pair and secrets that
+    ``manage.py lineworks_demo_keys`` keeps in ``directory``, the fake server at ``fake_url``."""
+    fake = fake_url.rstrip("/")
+    return {
+        "LINEWORKS_CLIENT_ID": "demo-client-id",
+        "LINEWORKS_CLIENT_SECRET_FILE": str((directory / "client-secret").resolve()),
+        "LINEWORKS_SERVICE_ACCOUNT": "demo.serviceaccount@kurashiki-demo",
+        "LINEWORKS_PRIVATE_KEY_FILE": str((directory / "private.pem").resolve()),
+        "LINEWORKS_BOT_ID": "2000001",
+        "LINEWORKS_BOT_SECRET_FILE": str((directory / "bot-secret").resolve()),
+        "LINEWORKS_API_BASE_URL": f"{fake}/v1.0",
+        "LINEWORKS_AUTH_URL": f"{fake}/oauth2/v2.0/token",
+        "LINEWORKS_HQ_CHANNEL_ID": hq_channel,
+    }
+
+
+def use_demo_lineworks() -> None:
+    """Default the LINEWORKS_* settings to the demo's once `make run` has made its keys, so
+    manage.py (run_fake_lineworks, the bot) works as under `make run`. Nothing when any
+    LINEWORKS_* variable is set or the keys are not there."""
+    if any(name.startswith("LINEWORKS_") for name in os.environ):
+        return
+    var_dir = Path(os.environ.get("KDR_VAR_DIR") or BASE_DIR / "var")
+    directory = var_dir / "lineworks-demo"
+    files = ("private.pem", "bot-secret", "client-secret")
+    if all((directory / name).is_file() for name in files):
+        os.environ.update(demo_lineworks(directory))
+
+
 def write(path: Path | None = None) -> bool:
     """Write the local `.env` unless it exists (it is never overwritten: it may hold the
     developer's own changes). True when written."""

@@ -4,11 +4,15 @@ writes; a deployment selects production explicitly (run as real processes, clean
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,6 +120,34 @@ def test_readme_commands_run_on_a_local_checkout(tmp_path):
     token = manage(env, "drf_create_token", "demo-hq")
     assert token.returncode == 0, token.stderr
     assert re.search(r"[0-9a-f]{40}", token.stdout)
+    # make run's demo LINE WORKS keys; then the fake runs as written, nothing exported.
+    assert manage(env, "lineworks_demo_keys").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "run_fake_lineworks", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(  # noqa: S310 (the fake on 127.0.0.1)
+                    f"http://127.0.0.1:{port}/_fake/health", timeout=2
+                ) as response:
+                    assert json.loads(response.read())["ok"]
+                    break
+            except OSError:
+                assert fake.poll() is None, fake.stdout.read().decode()
+                assert time.monotonic() < deadline, "the fake LINE WORKS did not answer"
+                time.sleep(0.2)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
 
 
 def test_the_environment_wins_over_the_env_file(tmp_path):
