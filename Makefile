@@ -20,10 +20,13 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 install: $(STAMP)
 
+# The local settings of manage.py (kurashiki_dr/settings_local.py) read .env: written once
+# here (DEBUG on, demo mode, a generated secret key), never overwritten.
+.env: | $(STAMP)
+	$(PY) -m kurashiki_dr.local_env $@
+
 # The portal on the embedded default: SQLite, tasks in-process, the fake LINE WORKS, demo data.
-run: export DJANGO_DEBUG ?= 1
-run: export KDR_DEMO_MODE ?= 1
-run: install
+run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --once
 	@# The fake LINE WORKS (demo key pair and bot secret generated once under var/) and the

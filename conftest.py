@@ -4,6 +4,9 @@ shelter group in 真備), a reporter of agency B (the power company), an auditor
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 from typing import Any
 
 import pytest
@@ -13,6 +16,55 @@ from django.test import Client
 from agencies.models import Agency, AgencyKind, District, Facility, FacilityKind, Member, Role
 
 PASSWORD = "correct-horse-battery"
+
+
+# --- browser tests (marker ``browser``) -----------------------------------------------------
+def find_chromium() -> str | None:
+    """Debian's Chromium: KDR_CHROMIUM (a path or a command) when set, else ``chromium`` on
+    PATH, else /usr/bin/chromium."""
+    wanted = os.environ.get("KDR_CHROMIUM")
+    if wanted is not None:
+        return shutil.which(wanted) if wanted.strip() else None
+    return shutil.which("chromium") or shutil.which("/usr/bin/chromium")
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser tests cannot run here, in one line; None when they can."""
+    if find_chromium() is None:
+        where = os.environ.get("KDR_CHROMIUM") or "chromium on PATH or /usr/bin/chromium"
+        return (
+            f"Chromium not found ({where}): install Debian's chromium and fonts-noto-cjk "
+            "(.ci/run does) or set KDR_CHROMIUM to its path"
+        )
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def _browsers_required() -> bool:
+    """CI runs every browser test: there a missing Chromium is a failure, not a skip."""
+    return (
+        os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+        or os.environ.get("REQUIRE_SERVICES") == "1"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") is None:
+        return
+    problem = browser_unavailable()
+    if problem is None:
+        return
+    if _browsers_required():
+        pytest.fail(f"{problem} (required when CI or REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(f"browser test skipped: {problem}")
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    path = find_chromium()
+    assert path, "browser tests run only where pytest_runtest_setup found Chromium"
+    return path
 
 
 def make_user(username: str, *, role: str | None, agency: Agency | None, **member: Any) -> User:

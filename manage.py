@@ -6,7 +6,9 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kurashiki_dr.settings")
+    # A developer's machine: the local settings, which read the checkout's .env (make run
+    # writes it). A deployment selects kurashiki_dr.settings (production) explicitly.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kurashiki_dr.settings_local")
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
@@ -16,7 +18,8 @@ def main() -> None:
     except ImproperlyConfigured as exc:
         sys.exit(
             f"Configuration error: {exc}\n"
-            "For local development set DJANGO_DEBUG=1 (make run does), or see .env.example."
+            f"Settings: {os.environ['DJANGO_SETTINGS_MODULE']}. For local development, "
+            "`make run` writes .env (DEBUG on, demo mode); for production see .env.example."
         )
     execute_from_command_line(sys.argv)
 

@@ -141,8 +141,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # max_retries 0: publishing fails at once when Redis is down (the webhook answers in ms and the
 # sweep enqueues the stored row later) instead of retrying for ~6 s per request.
+# ack_emulation off: with kombu's emulated acks (an "unacked" hash in Redis) a worker that
+# loses Redis either exits (closing the broken connection twice restores the unacked
+# messages through a detached transport: AttributeError 'hostname') or, when its acks failed
+# during the outage, keeps those prefetch slots forever and never consumes again. Acks are
+# then local to the worker; a message a dead worker held is not redelivered by Redis, and
+# need not be: the rows in PostgreSQL are the record and the beat sweep re-enqueues them
+# (lineworks/README.md, faults/README.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 600,
+    "ack_emulation": False,
     "socket_connect_timeout": 2,
     "max_retries": 0,
 }

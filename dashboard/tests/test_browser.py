@@ -38,7 +38,7 @@ LIVE_SECONDS = 5
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_executable):
     # Playwright's sync API runs its own event loop; Django must allow ORM calls beside it
     # (only while these tests run).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -48,7 +48,7 @@ def browser():
     try:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+                executable_path=chromium_executable, args=CHROMIUM_ARGS
             )
             yield chromium
             chromium.close()

@@ -245,14 +245,16 @@ def test_docs_page_has_no_external_urls():
 
 
 @pytest.mark.browser
-def test_docs_render_in_chromium_without_the_internet(live_server, transactional_db):
+def test_docs_render_in_chromium_without_the_internet(
+    live_server, transactional_db, chromium_executable
+):
     from playwright.sync_api import sync_playwright
 
     outside: list[str] = []
     server = urlparse(live_server.url).netloc
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
+            executable_path=chromium_executable,
             args=[
                 "--headless",
                 "--no-sandbox",

@@ -21,23 +21,21 @@ from reports.models import Report
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 
 
 @pytest.fixture
-def browser() -> Iterator:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+def browser(chromium_executable) -> Iterator:
+    from playwright import sync_api as playwright_api
+
     ARTIFACTS.mkdir(exist_ok=True)
     # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests
     # run between browser steps, never concurrently with them.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with playwright_api.sync_playwright() as p:
         instance = p.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=chromium_executable,
             args=[
                 "--headless",
                 "--no-sandbox",

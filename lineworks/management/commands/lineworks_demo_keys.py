@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kurashiki_dr.local_env import demo_lineworks
 from lineworks.fake.keys import generate_bot_secret, generate_private_key_pem
 
 
@@ -35,18 +36,7 @@ class Command(BaseCommand):
             if not path.exists():
                 path.write_text(generate_bot_secret(), encoding="ascii")
                 path.chmod(0o600)
-        fake = options["fake_url"].rstrip("/")
-        values = {
-            "LINEWORKS_CLIENT_ID": "demo-client-id",
-            "LINEWORKS_CLIENT_SECRET_FILE": str(client_secret_file.resolve()),
-            "LINEWORKS_SERVICE_ACCOUNT": "demo.serviceaccount@kurashiki-demo",
-            "LINEWORKS_PRIVATE_KEY_FILE": str(key_file.resolve()),
-            "LINEWORKS_BOT_ID": "2000001",
-            "LINEWORKS_BOT_SECRET_FILE": str(secret_file.resolve()),
-            "LINEWORKS_API_BASE_URL": f"{fake}/v1.0",
-            "LINEWORKS_AUTH_URL": f"{fake}/oauth2/v2.0/token",
-            "LINEWORKS_HQ_CHANNEL_ID": options["hq_channel"],
-        }
+        values = demo_lineworks(directory, options["fake_url"], options["hq_channel"])
         for name, value in values.items():
             self.stdout.write(f'export {name}="${{{name}:-{_dq(value)}}}"')
 
