@@ -132,6 +132,22 @@ _DISTRICT_NAMES = frozenset(
 )
 # 中国電力NW倉敷, 中国電力ネットワーク倉敷営業所: a district inside an organisation's name
 _ORG_BEFORE_RE = re.compile(r"(?:[A-Za-z]|電力|ネットワーク|株式会社|\(株\))\Z")
+# 倉敷市消防局, 倉敷警察署, 水島支所の職員: the district names the sender, not the place
+_ORG_AFTER_RE = re.compile(
+    r"市?(?:消防局|消防署|消防本部|警察署|警察|市役所|役所|水道局|土木課|河川課|防災課"
+    r"|危機管理課|保健所|社会福祉協議会|社協)"
+)
+_VICINITY = "付近"
+
+
+def _without_vicinity(m: Mention) -> Mention:
+    """呼松町付近 → 呼松町: 付近 says the place is approximate, it is no part of the name."""
+    if m.name.endswith(_VICINITY) and len(m.name) > len(_VICINITY):
+        cut = len(_VICINITY)
+        return Mention(m.start, m.end - cut, m.name[:-cut], m.kind)
+    return m
+
+
 _ROAD_RE = re.compile(
     r"(?:国道|県道|市道|町道|農道|林道|主要地方道|一般県道|高速道路)"
     rf"(?:\s?(?:[0-9〇一二三四五六七八九十百{_PH}X]{{1,5}}\s?号(?:線)?(?:[{_KANJI}]{{0,6}}バイパス)?"
@@ -244,10 +260,13 @@ class Doc:
     def rivers(self) -> list[Mention]:
         text = self.text
         found = [Mention(m.start(), m.end(), m.group()) for m in _RIVER_DICT_RE.finditer(text)]
+        towns = gazetteer.town_full_names()
         for m in _RIVER_RE.finditer(text):
             name = m.group()
             if "河川" in name or name in ("川", "X川"):
                 continue
+            if name in towns:
+                continue  # 児島小川, 真備町川辺: a 町域, not a river
             found.append(Mention(m.start(), m.end(), name))
         return _dedupe(found)
 
@@ -289,12 +308,13 @@ class Doc:
         ]
         found += _spaced_towns(text)
         kept = [
-            m
-            for m in _merge_overlapping(_dedupe(found), text)
+            _without_vicinity(m)
+            for m in _join_spaced(_merge_overlapping(_dedupe(found), text), text)
             if not _overlaps(m, blockers)
             and not _ORG_BEFORE_RE.search(text, max(0, m.start - 8), m.start)
+            and not _ORG_AFTER_RE.match(text, m.end)
         ]
-        return _drop_detail_lists(kept, text)
+        return _drop_detail_lists([m for m in kept if m.name], text)
 
     @cached_property
     def labels(self) -> list[Mention]:
@@ -334,18 +354,22 @@ class Doc:
 
 _SPACED_TOWN_RE = re.compile(
     f"(?P<d>{_alternation(gazetteer.DISTRICT_PREFIXES)}) (?P<t>[{_KANJI}{_KATA}の]{{1,6}}?)"
-    f"(?=[^{_KANJI}{_KATA}の]|$)"
+    f"(?=付近|[^{_KANJI}{_KATA}の]|$)"
 )
 
 
 def _spaced_towns(text: str) -> list[Mention]:
-    """児島 唐琴町, 玉島 中央町: a 町域 written with a space after its district."""
+    """児島 唐琴町, 水島 広江付近: a 町域 written with a space after its district.
+
+    The name keeps the message's wording (the space included); consumers that match it
+    against the 町域 ignore blanks (reports.subjects.normalise_name).
+    """
     out = []
     names = gazetteer.town_full_names()
     for m in _SPACED_TOWN_RE.finditer(text):
         name = m.group("d") + m.group("t")
         if name in names:
-            out.append(Mention(m.start(), m.end(), name, "town"))
+            out.append(Mention(m.start(), m.end(), m.group(), "town"))
     return out
 
 
@@ -357,6 +381,29 @@ def _merge_overlapping(mentions: list[Mention], text: str) -> list[Mention]:
             last = out[-1]
             start, end = min(last.start, m.start), max(last.end, m.end)
             out[-1] = Mention(start, end, text[start:end], "town")
+            continue
+        out.append(m)
+    return out
+
+
+# The city's six 地区 (the former towns): a place named after one of them is in that 地区
+_MAIN_DISTRICTS = ("倉敷", "水島", "児島", "玉島", "真備", "船穂")
+
+
+def _join_spaced(mentions: list[Mention], text: str) -> list[Mention]:
+    """水島 広江, 児島 下津井付近: a district, a blank, then a place in it: one place."""
+    out: list[Mention] = []
+    for m in mentions:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.kind == "district"
+            and m.kind != "district"
+            and not m.name.startswith(_MAIN_DISTRICTS)  # 水島 玉島中央町: two places
+            and m.start == last.end + 1
+            and text[last.end] == " "
+        ):
+            out[-1] = Mention(last.start, m.end, text[last.start : m.end], "town")
             continue
         out.append(m)
     return out

@@ -6,8 +6,9 @@ Rules (all relative to ``now``, an aware datetime, converted to Asia/Tokyo):
 - A date written just before that time (7月6日, 7/6, 2024年7月6日, 令和6年7月6日, 6日(土))
   gives its day; 翌日/明日 add a day, 昨日 takes one away.
 - A date without a year is in now's year, or the year before when that would put it more than
-  60 days in the future. A time without a date is today, or yesterday when it would be more
-  than 3 hours in the future (a 23:50 report read at 00:10).
+  60 days in the future. A time without a date is today, or yesterday when it would be
+  later than now (23時現在 read at 20:00, a 23:50 report read at 00:10); a few minutes'
+  clock difference between sender and server are tolerated.
 - A date without any time gives no observed_at: midnight would be a made-up time.
 """
 
@@ -52,7 +53,8 @@ _PM = frozenset(("午後", "PM", "pm", "夕方"))
 _NIGHT = frozenset(("深夜", "夜中", "夜"))
 _AM = frozenset(("午前", "AM", "am", "朝", "未明", "明け方"))
 _PLUS_DAY = frozenset(("翌日", "明日", "翌朝"))
-_FUTURE_TOLERANCE = timedelta(hours=3)
+_FUTURE_TOLERANCE = timedelta(hours=3)  # 明日9時: further than this ahead is a plan
+_CLOCK_SKEW = timedelta(minutes=15)  # a time without a date later than this is yesterday's
 _MINUS_DAY = frozenset(("昨日", "昨夜"))
 
 
@@ -144,7 +146,7 @@ def _resolve(text: str, m: re.Match[str], hm: tuple[int, int], now: datetime) ->
         hour = 0
         day += timedelta(days=1)
     result = datetime(day.year, day.month, day.day, hour, minute, tzinfo=JST)
-    if not explicit and rel is None and result - now > _FUTURE_TOLERANCE:
+    if not explicit and rel is None and result - now > _CLOCK_SKEW:
         result -= timedelta(days=1)
     return result
 
