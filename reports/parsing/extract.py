@@ -47,7 +47,7 @@ _BOUNDARY_RE = re.compile(
 _LEADING_NOISE_RE = re.compile(
     "^(?:(?:"
     + _alternation(lexicon.NOISE_PREFIXES)
-    + ")|[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線)|[年月日時分])+"
+    + ")|[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線))+"
 )
 _LEADING_TIME_RE = re.compile(
     "^(?:[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線)|[年月日時分]|現在|時点)+"
@@ -204,7 +204,7 @@ _KV_RE = re.compile(
 _NOT_A_NAME_RE = re.compile(
     "停電|避難|水位|火災|通行|受入|受け入れ|報告|情報|状況|件名|日時|時刻|現在|速報|続報|訂正"
     "|連絡|お知らせ|病床|人数|世帯|原因|見込|予定|備考|内容|概要|要請|派遣|種別|区分|本部|より"
-    "|発令|発生|対応|規制|場所|職種|理由|目的|質問|回答|数$"
+    "|発令|発生|対応|規制|場所|職種|理由|目的|質問|回答|単位|数$"
 )
 
 
@@ -540,6 +540,8 @@ _RESTORE_RES = (
         rf"(?:復旧|送電再開|復電)(?:は|:)\s?{_RESTORE_VALUE}\s?(?:の|に|には|まで)?\s?"
         r"(?:見込み?|予定|見通し|目途|めど)"
     ),
+    # 復旧未定, 復旧は未定, 復旧時期：不明: the words without 見込み
+    re.compile(r"(?:復旧|送電再開|復電)(?:時期|日時)?(?:は|も|:)?\s?(?P<value>未定|不明)"),
 )
 _RESTORE_UNKNOWN_RE = re.compile(
     r"(?:復旧|送電|復電)(?:の)?(?:見込み?|見通し|目途|めど|目処)(?:は|が)?\s?"
@@ -565,6 +567,26 @@ _PARTIAL_RE = re.compile(r"一部|残り|残る|未復旧|うち")
 _AREA_JOIN_RE = re.compile(r"[\s・、,/]*(?:と|及び|および)?[\s・、,/]*")
 
 
+# "①倉敷地区 500 ②水島地区 250（単位：世帯）": the unit written once for the list
+_UNIT_STATED_RE = re.compile(r"単位\s?(?:は|:)?\s?(?P<unit>世帯|戸|軒)")
+_BARE_NUMBER_RE = re.compile(
+    r"(?<![0-9.,:/])(?P<num>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,7})"
+    r"(?![0-9.,:/]|\s?(?:世帯|戸|軒|件|名|人|時|分|月|日|年|号|丁目|番|m|cm|%|km))"
+)
+
+
+def _unit_stated_once(text: str) -> list[Quantity]:
+    stated = _UNIT_STATED_RE.search(text)
+    if stated is None:
+        return []
+    unit = stated.group("unit")
+    out = []
+    for m in _BARE_NUMBER_RE.finditer(text):
+        value = parse_number(m.group("num"))
+        out.append(Quantity(m.start(), m.end(), value, unit, False))
+    return out
+
+
 def _restoration(text: str) -> str | None:
     for pattern in _RESTORE_RES:
         for m in pattern.finditer(text):
@@ -588,7 +610,7 @@ def outage(doc: Doc) -> dict[str, Any]:
     for lb in [*named, *doc.labels]:
         if lb is kv_place or not _overlaps(lb, doc.areas):
             events.append((lb.start, 0, lb))
-    for q in doc.quantities:
+    for q in [*doc.quantities, *_unit_stated_once(text)]:
         if q.unit in _HOUSEHOLD_UNITS:
             events.append((q.start, 1, q))
     for r in _AREA_RESTORED_RE.finditer(text):
@@ -650,6 +672,16 @@ def outage(doc: Doc) -> dict[str, Any]:
         else:
             orphans.append(value)
         group_end = -1
+    if (
+        orphans
+        and not joint
+        and len(orphans) == len(areas)
+        and all(a["households"] is None for a in areas)
+    ):
+        # 停電 2,300世帯 児島, 停電戸数 1,100世帯 / 地域：玉島地区: the count before its area
+        for entry, value in zip(areas, orphans, strict=True):
+            entry["households"] = value
+        orphans = []
     restoration = _restoration(text)
     if _NO_OUTAGE_RE.search(text) and not any(a["households"] for a in areas):
         # 真備地区 停電なし: an all-clear, each area at 0
