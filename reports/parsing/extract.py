@@ -721,7 +721,8 @@ def outage(doc: Doc) -> dict[str, Any]:
 _CAUSE_RE = re.compile(
     r"(?P<landslide>土砂災害|土砂崩れ|土砂崩落|土砂流出|土砂流入|土砂|がけ崩れ|崖崩れ|法面崩壊"
     r"|のり面崩壊|法面崩落|斜面崩壊|落石|土石流|山崩れ)"
-    r"|(?P<flooding>冠水|浸水|水没|越水|氾濫|滞水|水につか|増水)"
+    r"|(?P<flooding>冠水|浸水|水没|越水|氾濫|滞水|水につか|増水"
+    r"|水が(?:引|ひ)(?:いて(?:い|お)?(?:ない|ません|らず)|かない|きません|けない))"
     r"|(?P<fallen_tree>倒木|倒竹)"
     r"|(?P<collapse>陥没|崩落|路肩崩壊|路肩決壊|路肩崩落|道路崩壊|決壊|亀裂|段差|損壊|倒壊|崩壊"
     r"|流失|落橋|崩れ)"
@@ -786,12 +787,16 @@ _FLOOD_RE = re.compile(
     r"\s?(?:今のところ|いまのところ|現在|現時点で|現時点では|特に)?\s?(?:なし|無し|ありません|出ていない"
     r"|出ていません|ない"
     r"|していない|していません|解消|の(?:おそれ|恐れ)は?(?:なし|ない|ありません))|異常なし"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|が|も)?\s?(?:止ま|とま|収ま|おさま|治ま)[りっ]"
     r"|被害なし)"
     r"|(?P<true>氾濫(?!危険|注意|警戒|の?(?:おそれ|恐れ|可能性)|予測|警報)"
     r"|(?:越水|溢水|越流|決壊)(?!の?(?:おそれ|恐れ|可能性))"
     r"|浸水(?!の?(?:おそれ|恐れ|可能性)|想定)|冠水(?!の?(?:おそれ|恐れ|可能性)))"
 )
 _LEVEL_AFTER_BLOCK_RE = re.compile(r"\s?(?:先|手前|区間|付近|にわたり|幅|範囲|以内|離れ)")
+# "いつもより 2mくらい高い": a difference from the usual level, not a reading
+_RELATIVE_BEFORE_RE = re.compile(r"(?:より|比べ(?:て)?|比で)\s?(?:約)?\s?$")
+_RELATIVE_AFTER_RE = re.compile(r"\s?(?:くらい|ぐらい|位|ほど|程度)?\s?(?:高|低|上|下|多|少)")
 _DATUM_BEFORE_RE = re.compile(r"(?:T\.?P\.?|EL|標高|A\.?P\.?)\s?$")
 _CHANGE_BEFORE_RE = re.compile(
     r"(?:(?:前回比|前回差|比|差|変化)(?:は|:)?\s?(?P<sign>[+\-−±]|プラス|マイナス)?"
@@ -805,6 +810,9 @@ _REFERENCE_BEFORE_RE = re.compile(
 )
 _EARLIER_BEFORE_RE = re.compile(
     r"(?:ピーク|最高水位|最高|前回|前報|先ほど|さきほど)(?:は|:|時)?\s?(?:約)?\s?$"
+)
+_READING_TIME_BEFORE_RE = re.compile(
+    r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})\s?$"
 )
 _LEVEL_NO_UNIT_RE = re.compile(
     rf"水位(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>[0-9]{{1,3}}\.[0-9]{{1,3}})"
@@ -831,6 +839,10 @@ def water_level(doc: Doc) -> dict[str, Any]:
     for q in doc.quantities:
         if q.value is None or _LEVEL_AFTER_BLOCK_RE.match(text, q.end):
             continue
+        if _RELATIVE_AFTER_RE.match(text, q.end) and _preceded_by(
+            text, q.start, _RELATIVE_BEFORE_RE, 6
+        ):
+            continue
         if q.unit == "cm" and not any(x.unit in ("m", "メートル") for x in doc.quantities):
             q = Quantity(q.start, q.end, q.value / 100, "m", q.placeholder)  # 520cm
         if q.unit not in ("m", "メートル"):
@@ -844,6 +856,10 @@ def water_level(doc: Doc) -> dict[str, Any]:
             continue
         levels.append(q)
     current = next((q for q in levels if _preceded_by(text, q.start, _CURRENT_BEFORE_RE, 6)), None)
+    timed = [q for q in levels if _preceded_by(text, q.start, _READING_TIME_BEFORE_RE, 10)]
+    if current is None and len(timed) >= 2:
+        # 18時 5.8m 19時 6.3m: readings in time order, the last is the current one
+        current = timed[-1]
     reference = [q for q in levels if _preceded_by(text, q.start, _REFERENCE_BEFORE_RE, 12)]
     if current is None:
         current = next((q for q in levels if q not in reference), None)
@@ -882,7 +898,8 @@ def water_level(doc: Doc) -> dict[str, Any]:
 
 ACCEPT_RE = re.compile(
     r"(?P<false>(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:否|不可|×|NG|できません|できない)"
-    r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
+    r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:一時|当面|当分|しばらく|現在)?\s?"
+    r"(?:不可|停止|中止|困難|不能|できな|できません"
     r"|出来な|見合わせ|制限|休止|ストップ|お断り)|満床|休診|診療(?:を)?(?:停止|不可|中止|休止)"
     r"|受け?入れ?られ(?:ない|ません))"
     r"|(?P<true>(?:受け?入れ?|受入れ?)(?:に|は|も)?(?:問題|支障)(?:は)?(?:なし|無し|ありません|ない)"
@@ -892,12 +909,15 @@ ACCEPT_RE = re.compile(
 )
 _BEDS_RE = re.compile(
     r"(?:空床|空き?病床|空きベッド|病床|ベッド|受入可能数|受け?入れ?可能(?:数|人数)|残り|あと)"
-    rf"(?:数)?(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:床|名|人|台)?"
+    rf"(?:数)?\s?(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:床|名|人|台)?"
 )
-_NO_BEDS_RE = re.compile(r"満床|空床(?:は)?(?:なし|無し|ゼロ|0)|空きベッド(?:は)?(?:なし|無し)")
+_NO_BEDS_RE = re.compile(
+    r"満床|空床(?:は)?(?:なし|無し|ゼロ|0)|空きベッド(?:は)?(?:なし|無し)"
+    r"|(?:ベッド|病床)(?:の)?\s?空き\s?(?:は|:)?\s?(?:なし|無し|ゼロ|0|ありません)"
+)
 _INJURED_TOTAL_RE = re.compile(
     r"(?:負傷者|けが人|怪我人|ケガ人|傷病者|負傷|救急搬送|搬送者|受入患者|患者)(?:数)?"
-    r"(?:の)?(?:\s?(?:受入れ?|受け入れ|搬送|収容|来院|済み?))*"
+    r"(?:の)?(?:\s?(?:受入れ?|受け入れ|搬送|収容|来院|済み?)(?:数|人数)?)*"
     rf"(?:は|:|が)?\s?(?:累計|合計|計|総数)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?"
     r"(?:名|人|件)"
 )
@@ -1042,6 +1062,12 @@ _REASON_TAIL_RE = re.compile(
 )
 
 
+_REASON_WITH_DE_RE = re.compile(
+    rf"(?:^|(?<=[\s、,]))(?P<r>[{_KANJI}{_KATA}・]{{1,16}}?(?:対応|支援|対策|ケア|相談|補助|調整|活動|作業))"
+    r"で(?=[\s、,])"
+)
+
+
 def _reason(text: str) -> str | None:
     m = _REASON_PAREN_RE.search(text)
     if m:
@@ -1055,6 +1081,9 @@ def _reason(text: str) -> str | None:
     if m:
         start, _ = name_before(text, m.start(), 20)
         return text[start : m.end("word")]
+    m = _REASON_WITH_DE_RE.search(text)
+    if m:  # 給水支援で 二万小学校へ: what for, then where
+        return m.group("r")
     m = _REASON_TAIL_RE.search(text)
     if m:  # the phrase itself: 避難所で|心のケア対応中
         return phrase_before(text, m.end("r"), limit=m.end("r") - m.start("r")) or None
@@ -1095,15 +1124,21 @@ def dispatch(doc: Doc) -> dict[str, Any]:
     role: str | None = doc.kv.get("role")
     role_end: int | None = None
     role_span: Mention | None = None
+    units = [q for q in doc.quantities if q.unit in _DISPATCH_UNITS]
     if role is None:
-        rm = _ROLE_RE.search(text)
+        # 職員派遣 … 保健師 2名: the role with a head count after it, else the first named
+        found = list(_ROLE_RE.finditer(text))
+        gaps = {
+            id(r): min((q.start - r.end() for q in units if 0 <= q.start - r.end() <= 6), default=9)
+            for r in found
+        }
+        rm = min(found, key=lambda r: gaps[id(r)]) if found else None  # the first on a tie
         if rm:
             start, name = rm.start(), rm.group()
             cleaned = clean_name(name)
             role = cleaned or name
             role_end = rm.end()
             role_span = Mention(start, rm.end(), role)
-    units = [q for q in doc.quantities if q.unit in _DISPATCH_UNITS]
     count_q: Quantity | None = None
     if role_end is not None:
         count_q = next((q for q in units if 0 <= q.start - role_end <= 6), None)

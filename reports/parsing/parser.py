@@ -82,6 +82,12 @@ _ROLE_COUNT_RE = re.compile(
     r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊)"
 )
 
+# Where people sent are going or have arrived: …へ (at the end or before 出動/出発/向かう),
+# … 着 (arrived), 着任, 到着
+_MOVEMENT_RE = re.compile(
+    r"へ\s?(?:$|\n|。|出動|出発|向か|移動|派遣|急行)|(?:^|\s)着(?:\s|$)|着任|到着"
+)
+
 _EXTRACTORS = {
     "evacuees": lambda doc, ctx: extract.evacuees(doc, ctx.facility),
     "outage": lambda doc, ctx: extract.outage(doc),
@@ -126,6 +132,9 @@ def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
         scores["road_closure"] += 2
     if scores["dispatch"] > 0 and units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
         scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent and how many
+        if _MOVEMENT_RE.search(text):
+            # 職員10名 真備東中学校へ, ポンプ隊 2隊 … へ出動, 職員 3名 真備支所 着: sent somewhere
+            scores["dispatch"] += 5
     if extract.ACCEPT_RE.search(text):
         scores["medical_capacity"] += 4
 

@@ -1,8 +1,9 @@
 """When the report was true (``observed_at``) from dates and times written in the message.
 
 Rules (all relative to ``now``, an aware datetime, converted to Asia/Tokyo):
-- The time followed by 現在/時点 wins; otherwise the first time that is not a forecast
-  (復旧見込み21時頃, 18時頃復旧予定, 翌日午前6時の見込み, ...まで).
+- The time followed by 現在/時点 wins; then, for readings in time order (18時 5.8m 19時
+  6.3m), the latest; otherwise the first time that is not a forecast (復旧見込み21時頃,
+  18時頃復旧予定, 翌日午前6時の見込み, ...まで).
 - A date written just before that time (7月6日, 7/6, 2024年7月6日, 令和6年7月6日, 6日(土))
   gives its day; 翌日/明日 add a day, 昨日 takes one away.
 - A date without a year is in now's year, or the year before when that would put it more than
@@ -155,6 +156,11 @@ def _resolve(text: str, m: re.Match[str], hm: tuple[int, int], now: datetime) ->
 _REFERENCE_BEFORE_RE = re.compile(r"(?:ピーク|最高|前回|前報)[^\n現]{0,12}$")
 
 
+_READING_AFTER_RE = re.compile(
+    r"\s?(?:は|:)?\s?(?:約)?\s?[0-9]{1,5}(?:\.[0-9]{1,3})?\s?(?:m|メートル|cm|名|人|世帯|戸)"
+)
+
+
 def _is_reference(text: str, m: re.Match[str]) -> bool:
     return bool(_REFERENCE_BEFORE_RE.search(text, max(0, m.start() - 14), m.start()))
 
@@ -163,15 +169,21 @@ def observed_at(text: str, now: datetime) -> datetime | None:
     """The moment the message says its content was true, or None."""
     now = now.astimezone(JST)
     fallback: datetime | None = None
+    series: list[datetime] = []  # "18時 5.8m 19時 6.3m": times each with its reading
     for m in TIME_RE.finditer(text):
         hm = _hour_minute(m, text)
         if hm is None:
             continue
         if _CURRENT_AFTER_RE.match(text, m.end()):
             return _resolve(text, m, hm, now)
-        if fallback is None and not _is_future(text, m) and not _is_reference(text, m):
+        if not _is_future(text, m) and not _is_reference(text, m):
             candidate = _resolve(text, m, hm, now)
             # 明日9時, 翌日午前6時 (from today): a plan, not an observation
             if m.group("rel") not in _PLUS_DAY or candidate <= now + _FUTURE_TOLERANCE:
-                fallback = candidate
+                if fallback is None:
+                    fallback = candidate
+                if _READING_AFTER_RE.match(text, m.end()):
+                    series.append(candidate)
+    if len(series) >= 2:
+        return max(series)  # the latest reading is what the report says now
     return fallback
