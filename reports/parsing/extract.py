@@ -455,6 +455,10 @@ _EVAC_COUNT_BEFORE_RE = re.compile(
     r"(?:避難者|避難人数|在所者|滞在者|避難者数|収容人数|避難)(?:数|総数)?(?:は|:|が)?\s?"
     rf"(?:{APPROX})?\s?$"
 )
+_TIMED_COUNT_BEFORE_RE = re.compile(
+    r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})(?:現在|時点)?\s?"
+    r"(?:避難者|避難者数|在所者)?(?:数)?(?:は|:)?\s?(?:約)?\s?$"
+)
 _STAFF_BEFORE_RE = re.compile(
     r"(?:職員|スタッフ|保健師|看護師|医師|運営|ボランティア|要配慮者|うち|内|負傷者|けが人)"
     r"(?:は|が|:)?\s?(?:約)?\s?$"
@@ -479,6 +483,9 @@ def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
         if _preceded_by(text, q.start, _TOTAL_BEFORE_RE, 8):
             chosen = q
             break
+    timed = [q for q in people if _preceded_by(text, q.start, _TIMED_COUNT_BEFORE_RE, 14)]
+    if chosen is None and len(timed) >= 2:
+        chosen = timed[-1]  # 16時 避難者 30名 18時 45名: counts in time order, the latest
     if chosen is None:
         for q in people:
             if _preceded_by(text, q.start, _EVAC_COUNT_BEFORE_RE, 12):
@@ -722,7 +729,7 @@ _CAUSE_RE = re.compile(
     r"(?P<landslide>土砂災害|土砂崩れ|土砂崩落|土砂流出|土砂流入|土砂|がけ崩れ|崖崩れ|法面崩壊"
     r"|のり面崩壊|法面崩落|斜面崩壊|落石|土石流|山崩れ)"
     r"|(?P<flooding>冠水|浸水|水没|越水|氾濫|滞水|水につか|増水"
-    r"|水が(?:引|ひ)(?:いて(?:い|お)?(?:ない|ません|らず)|かない|きません|けない))"
+    r"|水が(?:引|ひ)(?:いて(?:い|お)?(?:ない|ません|らず)|かない|かず|きません|けない))"
     r"|(?P<fallen_tree>倒木|倒竹)"
     r"|(?P<collapse>陥没|崩落|路肩崩壊|路肩決壊|路肩崩落|道路崩壊|決壊|亀裂|段差|損壊|倒壊|崩壊"
     r"|流失|落橋|崩れ)"
@@ -1037,6 +1044,9 @@ _PHRASE_BOUNDARY_RE = re.compile(
 )
 _DEST_MARK_RE = re.compile(
     r"(?:へ|に(?!より|よる|よって|伴|つい|基づ|対し|おい|関し|て))(?=[^\n。]{0,16}派遣)"
+    # 真備支所へ, 二万小学校 へ 出発, 真備町有井 へ出動: where they are going
+    r"|へ(?=\s|$|。|出動|出発|向か|移動|急行)"
+    r"|(?<=\s)着(?=\s|$)"  # 真備支所 着 19時40分: where they arrived
 )
 
 
@@ -1095,11 +1105,14 @@ def _destination(doc: Doc, role_span: Mention | None) -> str | None:
     # "…へ派遣", "…に保健師2名を派遣": the phrase before へ/に, when it names a place
     place_spans = doc.facilities + doc.areas
     for m in _DEST_MARK_RE.finditer(text):
-        phrase = phrase_before(text, m.start())
+        end = m.start()
+        while end > 0 and text[end - 1] == " ":  # 二万小学校 へ
+            end -= 1
+        phrase = phrase_before(text, end)
         if not phrase:
             continue
-        start = m.start() - len(phrase)
-        if any(p.start < m.start() and p.end > start for p in place_spans) or m.group() == "へ":
+        start = end - len(phrase)
+        if any(p.start < end and p.end > start for p in place_spans) or m.group() == "へ":
             return phrase
     places = [p for p in place_spans if role_span is None or not _overlaps(p, [role_span])]
     places.sort(key=lambda p: p.start)

@@ -76,16 +76,16 @@ _BARE_UNITS = {
     "water_level": ("m", "メートル"),
 }
 
-_TEAM_UNITS = {"名", "人", "チーム", "班", "隊"}
+_TEAM_UNITS = {"名", "人", "チーム", "班", "隊", "台"}
 _ROLE_COUNT_RE = re.compile(
     f"(?:{'|'.join(re.escape(r) for r in sorted(lexicon.ROLES, key=len, reverse=True))})"
-    r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊)"
+    r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊|台)"
 )
 
-# Where people sent are going or have arrived: …へ (at the end or before 出動/出発/向かう),
+# Where people sent are going or have arrived: …へ (before a blank, the end, 出動/出発/向かう),
 # … 着 (arrived), 着任, 到着
 _MOVEMENT_RE = re.compile(
-    r"へ\s?(?:$|\n|。|出動|出発|向か|移動|派遣|急行)|(?:^|\s)着(?:\s|$)|着任|到着"
+    r"へ(?:\s|$|。|出動|出発|向か|移動|派遣|急行)|(?:^|\s)着(?:\s|$)|着任|到着"
 )
 
 _EXTRACTORS = {
