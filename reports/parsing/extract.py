@@ -689,6 +689,9 @@ def outage(doc: Doc) -> dict[str, Any]:
         for entry, value in zip(areas, orphans, strict=True):
             entry["households"] = value
         orphans = []
+    elif areas and len(orphans) == 1 and not joint and all(a["households"] is None for a in areas):
+        # 停電 約2,300戸（玉島・船穂）: one count before the areas it covers together
+        joint.append((areas, orphans.pop()))
     restoration = _restoration(text)
     if _NO_OUTAGE_RE.search(text) and not any(a["households"] for a in areas):
         # 真備地区 停電なし: an all-clear, each area at 0
