@@ -824,6 +824,9 @@ _EARLIER_BEFORE_RE = re.compile(
 _READING_TIME_BEFORE_RE = re.compile(
     r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})\s?$"
 )
+_READING_TIME_AFTER_RE = re.compile(
+    r"\s?\((?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})(?:現在|時点)?\)"
+)
 _LEVEL_NO_UNIT_RE = re.compile(
     rf"水位(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>[0-9]{{1,3}}\.[0-9]{{1,3}})"
 )
@@ -867,6 +870,8 @@ def water_level(doc: Doc) -> dict[str, Any]:
         levels.append(q)
     current = next((q for q in levels if _preceded_by(text, q.start, _CURRENT_BEFORE_RE, 6)), None)
     timed = [q for q in levels if _preceded_by(text, q.start, _READING_TIME_BEFORE_RE, 10)]
+    if len(timed) < 2:  # 8.2m(19:00) 8.5m(19:30): the time after each reading
+        timed = [q for q in levels if _READING_TIME_AFTER_RE.match(text, q.end)]
     if current is None and len(timed) >= 2:
         # 18時 5.8m 19時 6.3m: readings in time order, the last is the current one
         current = timed[-1]
@@ -893,6 +898,8 @@ def water_level(doc: Doc) -> dict[str, Any]:
             for q in levels
             if q is not current and _preceded_by(text, q.start, _EARLIER_BEFORE_RE, 8)
         ]
+        if len(timed) >= 2 and current is timed[-1]:
+            before.append(float(timed[-2].value))  # the reading before the latest
         if before:
             trend = (
                 "falling" if before[-1] > level else "rising" if before[-1] < level else "steady"

@@ -162,6 +162,10 @@ _READING_AFTER_RE = re.compile(
 )
 
 
+# "8.2m(19:00) 8.5m(19:30)": a reading with its time after it in brackets
+_READING_BEFORE_RE = re.compile(r"[0-9](?:\.[0-9]{1,3})?\s?(?:m|メートル|cm|名|人|世帯|戸)\s?\($")
+
+
 def _is_reference(text: str, m: re.Match[str]) -> bool:
     return bool(_REFERENCE_BEFORE_RE.search(text, max(0, m.start() - 14), m.start()))
 
@@ -183,7 +187,9 @@ def observed_at(text: str, now: datetime) -> datetime | None:
             if m.group("rel") not in _PLUS_DAY or candidate <= now + _FUTURE_TOLERANCE:
                 if fallback is None:
                     fallback = candidate
-                if _READING_AFTER_RE.match(text, m.end()):
+                if _READING_AFTER_RE.match(text, m.end()) or _READING_BEFORE_RE.search(
+                    text, max(0, m.start() - 14), m.start()
+                ):
                     series.append(candidate)
     if len(series) >= 2:
         return max(series)  # the latest reading is what the report says now
