@@ -137,6 +137,9 @@ _ORG_AFTER_RE = re.compile(
     r"市?(?:消防局|消防署|消防本部|警察署|警察|市役所|役所|水道局|土木課|河川課|防災課"
     r"|危機管理課|保健所|社会福祉協議会|社協)"
 )
+# 国道2号 倉敷市 連島町: 倉敷市 on its own is the whole city, not the place reported when
+# a place in it is named too
+_CITY_AFTER_RE = re.compile(f"市(?![{_KANJI}{_KATA}{_HIRA}])")
 _VICINITY = "付近"
 
 
@@ -314,7 +317,11 @@ class Doc:
             and not _ORG_BEFORE_RE.search(text, max(0, m.start - 8), m.start)
             and not _ORG_AFTER_RE.match(text, m.end)
         ]
-        return _drop_detail_lists([m for m in kept if m.name], text)
+        kept = [m for m in kept if m.name]
+        cities = [m for m in kept if _CITY_AFTER_RE.match(text, m.end)]
+        if cities and len(cities) < len(kept):
+            kept = [m for m in kept if m not in cities]
+        return _drop_detail_lists(kept, text)
 
     @cached_property
     def labels(self) -> list[Mention]:
