@@ -203,10 +203,11 @@ def normalize(text: str) -> str:
 
 
 _KANA_UNITS_RE = re.compile(
-    r"(?<=[0-9])\s?(?:(?P<ken>けん|ケン)|(?P<mei>めい|メイ|にん|ニン)|(?P<setai>せたい|セタイ))"
+    r"(?<=[0-9])\s?(?:(?P<ken>けん|ケン)|(?P<mei>めい|メイ|にん|ニン)|(?P<setai>せたい|セタイ)"
+    r"|(?P<metre>めーとる|めえとる))"
 )
 _M_CM_RE = re.compile(r"(?<![0-9.])([0-9]{1,2})\s?m\s?([0-9]{1,2})\s?cm")
-_KANA_UNITS = {"ken": "軒", "mei": "名", "setai": "世帯"}
+_KANA_UNITS = {"ken": "軒", "mei": "名", "setai": "世帯", "metre": "m"}
 
 
 def prepare(text: str) -> str:
@@ -223,6 +224,6 @@ def prepare(text: str) -> str:
     text = _NEWLINES_RE.sub("\n", text)
     # 5m20cm: 5.20m
     text = _M_CM_RE.sub(lambda m: f"{m.group(1)}.{int(m.group(2)):02d}m", text)
-    # 30けん, 12にん: units typed in kana
+    # 30けん, 12にん, 5.2めーとる: units typed in kana
     text = _KANA_UNITS_RE.sub(lambda m: _KANA_UNITS[m.lastgroup or "mei"], text)
     return text.strip()
