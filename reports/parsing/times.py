@@ -192,5 +192,5 @@ def observed_at(text: str, now: datetime) -> datetime | None:
                 ):
                     series.append(candidate)
     if len(series) >= 2:
-        return max(series)  # the latest reading is what the report says now
+        return series[-1]  # readings are written in time order: the last is the latest
     return fallback
