@@ -130,8 +130,9 @@ def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
         scores["water_level"] += 2
     if scores["road_closure"] > 0 and doc.roads:
         scores["road_closure"] += 2
-    if scores["dispatch"] > 0 and units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
-        scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent and how many
+    if units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
+        if scores["dispatch"] > 0:
+            scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent, how many
         if _MOVEMENT_RE.search(text) and scores["general"] < 4:
             # 職員10名 真備東中学校へ, ポンプ隊 2隊 … へ出動, 職員 3名 真備支所 着: sent
             # somewhere (not a request for a dispatch: 派遣をお願いします)
