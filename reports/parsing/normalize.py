@@ -169,7 +169,10 @@ _CORRECTION_HINT_RE = re.compile(
 )
 _WHEN = r"(?:\s?\([^()\n]{1,12}\))"  # "6.0m(22時) → 6.4m(23時)"
 _QTY = rf"{APPROX}?\s?(?:{NUM})\s?(?:世帯|名|人|戸|軒|床|件|隊|班|台|メートル|m)?"
+_CLOCK = r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})"
 _CORRECTION_RES = (
+    # "18時 80名 → 20時 95名": an earlier reading and its time, then the current one
+    re.compile(rf"{_CLOCK}\s?{_QTY}\s?(?:→|⇒|➡|->|=>)\s?(?={_CLOCK})"),
     # "120名→135名", "120 ⇒ 135名": keep the new value
     re.compile(
         rf"{_QTY}{_WHEN}?\s?(?:→|⇒|➡|->|=>)\s?(?=(?:現在|今|最新)?\s?{APPROX}?\s?(?:{NUM}))"
