@@ -589,10 +589,20 @@ _BARE_NUMBER_RE = re.compile(
 )
 
 
+# "停電世帯数 450": the label gives the unit of the number after it
+_LABELLED_COUNT_RE = re.compile(
+    r"(?:世帯数|戸数|軒数)(?:は|:)?\s?(?:約|およそ)?\s?(?P<num>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,7})"
+    r"(?![0-9.,:]|\s?(?:世帯|戸|軒|件|名|人|時|分))"
+)
+
+
 def _unit_stated_once(text: str) -> list[Quantity]:
     stated = _UNIT_STATED_RE.search(text)
     if stated is None:
-        return []
+        return [
+            Quantity(m.start("num"), m.end("num"), parse_number(m.group("num")), "世帯", False)
+            for m in _LABELLED_COUNT_RE.finditer(text)
+        ]
     unit = stated.group("unit")
     out = []
     for m in _BARE_NUMBER_RE.finditer(text):
