@@ -10,7 +10,9 @@ category on the regression corpus: category-level (share of messages classified 
 field-level (share of the judged fields that came out right; a wrong category counts all of
 its judged fields wrong); it is the suite the parser is fixed against, so ~100 % says nothing
 of messages it has not seen. When the blind corpus (bench.parse_blind.BLIND) is there, its
-figures follow as a separate "blind" line (bench/parse_blind.py lists its failures).
+figures follow as a separate "blind" line (bench/parse_blind.py lists its failures); the
+parser has been fixed against that corpus since its first run (97.3 % / 91.2 %), so the line
+is a regression check now, not an accuracy figure.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ _BOUNDARY_RE = re.compile(
 _LEADING_NOISE_RE = re.compile(
     "^(?:(?:"
     + _alternation(lexicon.NOISE_PREFIXES)
-    + ")|[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線)|[年月日時分])+"
+    + ")|[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線))+"
 )
 _LEADING_TIME_RE = re.compile(
     "^(?:[0-9]{1,4}+(?:年|月|日|時|分|報)?(?!丁目|番|号|区|条|線)|[年月日時分]|現在|時点)+"
@@ -132,6 +132,25 @@ _DISTRICT_NAMES = frozenset(
 )
 # 中国電力NW倉敷, 中国電力ネットワーク倉敷営業所: a district inside an organisation's name
 _ORG_BEFORE_RE = re.compile(r"(?:[A-Za-z]|電力|ネットワーク|株式会社|\(株\))\Z")
+# 倉敷市消防局, 倉敷警察署, 水島支所の職員: the district names the sender, not the place
+_ORG_AFTER_RE = re.compile(
+    r"市?(?:消防局|消防署|消防本部|警察署|警察|市役所|役所|水道局|土木課|河川課|防災課"
+    r"|危機管理課|保健所|社会福祉協議会|社協)"
+)
+# 国道2号 倉敷市 連島町: 倉敷市 on its own is the whole city, not the place reported when
+# a place in it is named too
+_CITY_AFTER_RE = re.compile(f"市(?![{_KANJI}{_KATA}{_HIRA}])")
+_VICINITY = "付近"
+
+
+def _without_vicinity(m: Mention) -> Mention:
+    """呼松町付近 → 呼松町: 付近 says the place is approximate, it is no part of the name."""
+    if m.name.endswith(_VICINITY) and len(m.name) > len(_VICINITY):
+        cut = len(_VICINITY)
+        return Mention(m.start, m.end - cut, m.name[:-cut], m.kind)
+    return m
+
+
 _ROAD_RE = re.compile(
     r"(?:国道|県道|市道|町道|農道|林道|主要地方道|一般県道|高速道路)"
     rf"(?:\s?(?:[0-9〇一二三四五六七八九十百{_PH}X]{{1,5}}\s?号(?:線)?(?:[{_KANJI}]{{0,6}}バイパス)?"
@@ -188,7 +207,7 @@ _KV_RE = re.compile(
 _NOT_A_NAME_RE = re.compile(
     "停電|避難|水位|火災|通行|受入|受け入れ|報告|情報|状況|件名|日時|時刻|現在|速報|続報|訂正"
     "|連絡|お知らせ|病床|人数|世帯|原因|見込|予定|備考|内容|概要|要請|派遣|種別|区分|本部|より"
-    "|発令|発生|対応|規制|場所|職種|理由|目的|質問|回答|数$"
+    "|発令|発生|対応|規制|場所|職種|理由|目的|質問|回答|単位|数$"
 )
 
 
@@ -244,10 +263,13 @@ class Doc:
     def rivers(self) -> list[Mention]:
         text = self.text
         found = [Mention(m.start(), m.end(), m.group()) for m in _RIVER_DICT_RE.finditer(text)]
+        towns = gazetteer.town_full_names()
         for m in _RIVER_RE.finditer(text):
             name = m.group()
             if "河川" in name or name in ("川", "X川"):
                 continue
+            if name in towns:
+                continue  # 児島小川, 真備町川辺: a 町域, not a river
             found.append(Mention(m.start(), m.end(), name))
         return _dedupe(found)
 
@@ -289,11 +311,16 @@ class Doc:
         ]
         found += _spaced_towns(text)
         kept = [
-            m
-            for m in _merge_overlapping(_dedupe(found), text)
+            _without_vicinity(m)
+            for m in _join_spaced(_merge_overlapping(_dedupe(found), text), text)
             if not _overlaps(m, blockers)
             and not _ORG_BEFORE_RE.search(text, max(0, m.start - 8), m.start)
+            and not _ORG_AFTER_RE.match(text, m.end)
         ]
+        kept = [m for m in kept if m.name]
+        cities = [m for m in kept if _CITY_AFTER_RE.match(text, m.end)]
+        if cities and len(cities) < len(kept):
+            kept = [m for m in kept if m not in cities]
         return _drop_detail_lists(kept, text)
 
     @cached_property
@@ -334,18 +361,22 @@ class Doc:
 
 _SPACED_TOWN_RE = re.compile(
     f"(?P<d>{_alternation(gazetteer.DISTRICT_PREFIXES)}) (?P<t>[{_KANJI}{_KATA}の]{{1,6}}?)"
-    f"(?=[^{_KANJI}{_KATA}の]|$)"
+    f"(?=付近|[^{_KANJI}{_KATA}の]|$)"
 )
 
 
 def _spaced_towns(text: str) -> list[Mention]:
-    """児島 唐琴町, 玉島 中央町: a 町域 written with a space after its district."""
+    """児島 唐琴町, 水島 広江付近: a 町域 written with a space after its district.
+
+    The name keeps the message's wording (the space included); consumers that match it
+    against the 町域 ignore blanks (reports.subjects.normalise_name).
+    """
     out = []
     names = gazetteer.town_full_names()
     for m in _SPACED_TOWN_RE.finditer(text):
         name = m.group("d") + m.group("t")
         if name in names:
-            out.append(Mention(m.start(), m.end(), name, "town"))
+            out.append(Mention(m.start(), m.end(), m.group(), "town"))
     return out
 
 
@@ -357,6 +388,29 @@ def _merge_overlapping(mentions: list[Mention], text: str) -> list[Mention]:
             last = out[-1]
             start, end = min(last.start, m.start), max(last.end, m.end)
             out[-1] = Mention(start, end, text[start:end], "town")
+            continue
+        out.append(m)
+    return out
+
+
+# The city's six 地区 (the former towns): a place named after one of them is in that 地区
+_MAIN_DISTRICTS = ("倉敷", "水島", "児島", "玉島", "真備", "船穂")
+
+
+def _join_spaced(mentions: list[Mention], text: str) -> list[Mention]:
+    """水島 広江, 児島 下津井付近: a district, a blank, then a place in it: one place."""
+    out: list[Mention] = []
+    for m in mentions:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.kind == "district"
+            and m.kind != "district"
+            and not m.name.startswith(_MAIN_DISTRICTS)  # 水島 玉島中央町: two places
+            and m.start == last.end + 1
+            and text[last.end] == " "
+        ):
+            out[-1] = Mention(last.start, m.end, text[last.start : m.end], "town")
             continue
         out.append(m)
     return out
@@ -408,6 +462,10 @@ _EVAC_COUNT_BEFORE_RE = re.compile(
     r"(?:避難者|避難人数|在所者|滞在者|避難者数|収容人数|避難)(?:数|総数)?(?:は|:|が)?\s?"
     rf"(?:{APPROX})?\s?$"
 )
+_TIMED_COUNT_BEFORE_RE = re.compile(
+    r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})(?:現在|時点)?\s?"
+    r"(?:避難者|避難者数|在所者)?(?:数)?(?:は|:)?\s?(?:約)?\s?$"
+)
 _STAFF_BEFORE_RE = re.compile(
     r"(?:職員|スタッフ|保健師|看護師|医師|運営|ボランティア|要配慮者|うち|内|負傷者|けが人)"
     r"(?:は|が|:)?\s?(?:約)?\s?$"
@@ -432,6 +490,9 @@ def evacuees(doc: Doc, context_facility: str | None) -> dict[str, Any]:
         if _preceded_by(text, q.start, _TOTAL_BEFORE_RE, 8):
             chosen = q
             break
+    timed = [q for q in people if _preceded_by(text, q.start, _TIMED_COUNT_BEFORE_RE, 14)]
+    if chosen is None and len(timed) >= 2:
+        chosen = timed[-1]  # 16時 避難者 30名 18時 45名: counts in time order, the latest
     if chosen is None:
         for q in people:
             if _preceded_by(text, q.start, _EVAC_COUNT_BEFORE_RE, 12):
@@ -493,6 +554,8 @@ _RESTORE_RES = (
         rf"(?:復旧|送電再開|復電)(?:は|:)\s?{_RESTORE_VALUE}\s?(?:の|に|には|まで)?\s?"
         r"(?:見込み?|予定|見通し|目途|めど)"
     ),
+    # 復旧未定, 復旧は未定, 復旧時期：不明: the words without 見込み
+    re.compile(r"(?:復旧|送電再開|復電)(?:時期|日時)?(?:は|も|:)?\s?(?P<value>未定|不明)"),
 )
 _RESTORE_UNKNOWN_RE = re.compile(
     r"(?:復旧|送電|復電)(?:の)?(?:見込み?|見通し|目途|めど|目処)(?:は|が)?\s?"
@@ -518,6 +581,36 @@ _PARTIAL_RE = re.compile(r"一部|残り|残る|未復旧|うち")
 _AREA_JOIN_RE = re.compile(r"[\s・、,/]*(?:と|及び|および)?[\s・、,/]*")
 
 
+# "①倉敷地区 500 ②水島地区 250（単位：世帯）": the unit written once for the list
+_UNIT_STATED_RE = re.compile(r"単位\s?(?:は|:)?\s?(?P<unit>世帯|戸|軒)")
+_BARE_NUMBER_RE = re.compile(
+    r"(?<![0-9.,:/])(?P<num>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,7})"
+    r"(?![0-9.,:/]|\s?(?:世帯|戸|軒|件|名|人|時|分|月|日|年|号|丁目|番|m|cm|%|km))"
+)
+
+
+# "停電世帯数 450": the label gives the unit of the number after it
+_LABELLED_COUNT_RE = re.compile(
+    r"(?:世帯数|戸数|軒数)(?:は|:)?\s?(?:約|およそ)?\s?(?P<num>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,7})"
+    r"(?![0-9.,:]|\s?(?:世帯|戸|軒|件|名|人|時|分))"
+)
+
+
+def _unit_stated_once(text: str) -> list[Quantity]:
+    stated = _UNIT_STATED_RE.search(text)
+    if stated is None:
+        return [
+            Quantity(m.start("num"), m.end("num"), parse_number(m.group("num")), "世帯", False)
+            for m in _LABELLED_COUNT_RE.finditer(text)
+        ]
+    unit = stated.group("unit")
+    out = []
+    for m in _BARE_NUMBER_RE.finditer(text):
+        value = parse_number(m.group("num"))
+        out.append(Quantity(m.start(), m.end(), value, unit, False))
+    return out
+
+
 def _restoration(text: str) -> str | None:
     for pattern in _RESTORE_RES:
         for m in pattern.finditer(text):
@@ -541,7 +634,7 @@ def outage(doc: Doc) -> dict[str, Any]:
     for lb in [*named, *doc.labels]:
         if lb is kv_place or not _overlaps(lb, doc.areas):
             events.append((lb.start, 0, lb))
-    for q in doc.quantities:
+    for q in [*doc.quantities, *_unit_stated_once(text)]:
         if q.unit in _HOUSEHOLD_UNITS:
             events.append((q.start, 1, q))
     for r in _AREA_RESTORED_RE.finditer(text):
@@ -603,6 +696,19 @@ def outage(doc: Doc) -> dict[str, Any]:
         else:
             orphans.append(value)
         group_end = -1
+    if (
+        orphans
+        and not joint
+        and len(orphans) == len(areas)
+        and all(a["households"] is None for a in areas)
+    ):
+        # 停電 2,300世帯 児島, 停電戸数 1,100世帯 / 地域：玉島地区: the count before its area
+        for entry, value in zip(areas, orphans, strict=True):
+            entry["households"] = value
+        orphans = []
+    elif areas and len(orphans) == 1 and not joint and all(a["households"] is None for a in areas):
+        # 停電 約2,300戸（玉島・船穂）: one count before the areas it covers together
+        joint.append((areas, orphans.pop()))
     restoration = _restoration(text)
     if _NO_OUTAGE_RE.search(text) and not any(a["households"] for a in areas):
         # 真備地区 停電なし: an all-clear, each area at 0
@@ -642,7 +748,8 @@ def outage(doc: Doc) -> dict[str, Any]:
 _CAUSE_RE = re.compile(
     r"(?P<landslide>土砂災害|土砂崩れ|土砂崩落|土砂流出|土砂流入|土砂|がけ崩れ|崖崩れ|法面崩壊"
     r"|のり面崩壊|法面崩落|斜面崩壊|落石|土石流|山崩れ)"
-    r"|(?P<flooding>冠水|浸水|水没|越水|氾濫|滞水|水につか|増水)"
+    r"|(?P<flooding>冠水|浸水|水没|越水|氾濫|滞水|水につか|増水"
+    r"|水が(?:引|ひ)(?:いて(?:い|お)?(?:ない|ません|らず)|かない|かず|きません|けない))"
     r"|(?P<fallen_tree>倒木|倒竹)"
     r"|(?P<collapse>陥没|崩落|路肩崩壊|路肩決壊|路肩崩落|道路崩壊|決壊|亀裂|段差|損壊|倒壊|崩壊"
     r"|流失|落橋|崩れ)"
@@ -693,8 +800,9 @@ def road_closure(doc: Doc) -> dict[str, Any]:
 
 _TREND_RE = re.compile(
     r"(?P<falling>ピーク(?:を)?(?:越え|超え|過ぎ|越し|超し|アウト)|ピーク(?:は|を)?過ぎ|下降|低下|減水"
-    r"|下がっ|下がり|引い|引き始|減少|[↓⤵↘]|減って|減り)"
-    r"|(?P<rising>上昇|増水|上がっ|上がり|高くなっ|増加|増え|増して|[↑⤴↗]|高まっ)"
+    r"|下がっ|下がり|引い|引き始|減少|[↓⤵↘]|減って|減り|さがっ|さがり|へって|へりはじ)"
+    r"|(?P<rising>上昇|増水|上がっ|上がり|高くなっ|増加|増え|増して|[↑⤴↗]|高まっ"
+    r"|あがっ|あがり|ふえて|ふえた|ふえと|たかくなっ)"
     r"|(?P<steady>横ばい|横這い|変化なし|変化無し|変動なし|変わらず|一定|安定|平行線)"
 )
 _FLOOD_RE = re.compile(
@@ -707,12 +815,16 @@ _FLOOD_RE = re.compile(
     r"\s?(?:今のところ|いまのところ|現在|現時点で|現時点では|特に)?\s?(?:なし|無し|ありません|出ていない"
     r"|出ていません|ない"
     r"|していない|していません|解消|の(?:おそれ|恐れ)は?(?:なし|ない|ありません))|異常なし"
+    r"|(?:浸水|越水|氾濫|冠水|溢水|越流)(?:は|が|も)?\s?(?:止ま|とま|収ま|おさま|治ま)[りっ]"
     r"|被害なし)"
     r"|(?P<true>氾濫(?!危険|注意|警戒|の?(?:おそれ|恐れ|可能性)|予測|警報)"
     r"|(?:越水|溢水|越流|決壊)(?!の?(?:おそれ|恐れ|可能性))"
     r"|浸水(?!の?(?:おそれ|恐れ|可能性)|想定)|冠水(?!の?(?:おそれ|恐れ|可能性)))"
 )
 _LEVEL_AFTER_BLOCK_RE = re.compile(r"\s?(?:先|手前|区間|付近|にわたり|幅|範囲|以内|離れ)")
+# "いつもより 2mくらい高い": a difference from the usual level, not a reading
+_RELATIVE_BEFORE_RE = re.compile(r"(?:より|比べ(?:て)?|比で)\s?(?:約)?\s?$")
+_RELATIVE_AFTER_RE = re.compile(r"\s?(?:くらい|ぐらい|位|ほど|程度)?\s?(?:高|低|上|下|多|少)")
 _DATUM_BEFORE_RE = re.compile(r"(?:T\.?P\.?|EL|標高|A\.?P\.?)\s?$")
 _CHANGE_BEFORE_RE = re.compile(
     r"(?:(?:前回比|前回差|比|差|変化)(?:は|:)?\s?(?P<sign>[+\-−±]|プラス|マイナス)?"
@@ -726,6 +838,12 @@ _REFERENCE_BEFORE_RE = re.compile(
 )
 _EARLIER_BEFORE_RE = re.compile(
     r"(?:ピーク|最高水位|最高|前回|前報|先ほど|さきほど)(?:は|:|時)?\s?(?:約)?\s?$"
+)
+_READING_TIME_BEFORE_RE = re.compile(
+    r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})\s?$"
+)
+_READING_TIME_AFTER_RE = re.compile(
+    r"\s?\((?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})(?:現在|時点)?\)"
 )
 _LEVEL_NO_UNIT_RE = re.compile(
     rf"水位(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>[0-9]{{1,3}}\.[0-9]{{1,3}})"
@@ -752,6 +870,10 @@ def water_level(doc: Doc) -> dict[str, Any]:
     for q in doc.quantities:
         if q.value is None or _LEVEL_AFTER_BLOCK_RE.match(text, q.end):
             continue
+        if _RELATIVE_AFTER_RE.match(text, q.end) and _preceded_by(
+            text, q.start, _RELATIVE_BEFORE_RE, 6
+        ):
+            continue
         if q.unit == "cm" and not any(x.unit in ("m", "メートル") for x in doc.quantities):
             q = Quantity(q.start, q.end, q.value / 100, "m", q.placeholder)  # 520cm
         if q.unit not in ("m", "メートル"):
@@ -765,6 +887,12 @@ def water_level(doc: Doc) -> dict[str, Any]:
             continue
         levels.append(q)
     current = next((q for q in levels if _preceded_by(text, q.start, _CURRENT_BEFORE_RE, 6)), None)
+    timed = [q for q in levels if _preceded_by(text, q.start, _READING_TIME_BEFORE_RE, 10)]
+    if len(timed) < 2:  # 8.2m(19:00) 8.5m(19:30): the time after each reading
+        timed = [q for q in levels if _READING_TIME_AFTER_RE.match(text, q.end)]
+    if current is None and len(timed) >= 2:
+        # 18時 5.8m 19時 6.3m: readings in time order, the last is the current one
+        current = timed[-1]
     reference = [q for q in levels if _preceded_by(text, q.start, _REFERENCE_BEFORE_RE, 12)]
     if current is None:
         current = next((q for q in levels if q not in reference), None)
@@ -788,6 +916,8 @@ def water_level(doc: Doc) -> dict[str, Any]:
             for q in levels
             if q is not current and _preceded_by(text, q.start, _EARLIER_BEFORE_RE, 8)
         ]
+        if len(timed) >= 2 and current is timed[-1]:
+            before.append(float(timed[-2].value))  # the reading before the latest
         if before:
             trend = (
                 "falling" if before[-1] > level else "rising" if before[-1] < level else "steady"
@@ -803,7 +933,8 @@ def water_level(doc: Doc) -> dict[str, Any]:
 
 ACCEPT_RE = re.compile(
     r"(?P<false>(?:受け?入れ?|受入れ?)?可否\s?(?:は)?\s?:?\s?(?:否|不可|×|NG|できません|できない)"
-    r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:不可|停止|中止|困難|不能|できな|できません"
+    r"|(?:受け?入れ?|受入れ?)(?:状況)?(?:は|が|も|:)?\s?(?:一時|当面|当分|しばらく|現在)?\s?"
+    r"(?:不可|停止|中止|困難|不能|できな|できません|否(?!定)|×|NG"
     r"|出来な|見合わせ|制限|休止|ストップ|お断り)|満床|休診|診療(?:を)?(?:停止|不可|中止|休止)"
     r"|受け?入れ?られ(?:ない|ません))"
     r"|(?P<true>(?:受け?入れ?|受入れ?)(?:に|は|も)?(?:問題|支障)(?:は)?(?:なし|無し|ありません|ない)"
@@ -813,12 +944,15 @@ ACCEPT_RE = re.compile(
 )
 _BEDS_RE = re.compile(
     r"(?:空床|空き?病床|空きベッド|病床|ベッド|受入可能数|受け?入れ?可能(?:数|人数)|残り|あと)"
-    rf"(?:数)?(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:床|名|人|台)?"
+    rf"(?:数)?\s?(?:は|:)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?(?:床|名|人|台)?"
 )
-_NO_BEDS_RE = re.compile(r"満床|空床(?:は)?(?:なし|無し|ゼロ|0)|空きベッド(?:は)?(?:なし|無し)")
+_NO_BEDS_RE = re.compile(
+    r"満床|空床(?:は)?(?:なし|無し|ゼロ|0)|空きベッド(?:は)?(?:なし|無し)"
+    r"|(?:ベッド|病床)(?:の)?\s?空き\s?(?:は|:)?\s?(?:なし|無し|ゼロ|0|ありません)"
+)
 _INJURED_TOTAL_RE = re.compile(
     r"(?:負傷者|けが人|怪我人|ケガ人|傷病者|負傷|救急搬送|搬送者|受入患者|患者)(?:数)?"
-    r"(?:の)?(?:\s?(?:受入れ?|受け入れ|搬送|収容|来院|済み?))*"
+    r"(?:の)?(?:\s?(?:受入れ?|受け入れ|搬送|収容|来院|済み?)(?:数|人数)?)*"
     rf"(?:は|:|が)?\s?(?:累計|合計|計|総数)?\s?(?:{APPROX})?\s?(?P<num>{NUM}|{PLACEHOLDER})\s?"
     r"(?:名|人|件)"
 )
@@ -938,6 +1072,9 @@ _PHRASE_BOUNDARY_RE = re.compile(
 )
 _DEST_MARK_RE = re.compile(
     r"(?:へ|に(?!より|よる|よって|伴|つい|基づ|対し|おい|関し|て))(?=[^\n。]{0,16}派遣)"
+    # 真備支所へ, 二万小学校 へ 出発, 真備町有井 へ出動: where they are going
+    r"|へ(?=\s|$|。|出動|出発|向か|移動|急行)"
+    r"|(?<=\s)着(?=\s|$)"  # 真備支所 着 19時40分: where they arrived
 )
 
 
@@ -963,6 +1100,13 @@ _REASON_TAIL_RE = re.compile(
 )
 
 
+_REASON_WITH_DE_RE = re.compile(
+    rf"(?:^|(?<=[\s、,]))(?P<r>[{_KANJI}{_KATA}{_HIRA}・]{{1,16}}?"
+    r"(?:対応|支援|対策|ケア|相談|補助|調整|活動|作業))"
+    r"で(?=[\s、,。]|$)"
+)
+
+
 def _reason(text: str) -> str | None:
     m = _REASON_PAREN_RE.search(text)
     if m:
@@ -976,6 +1120,9 @@ def _reason(text: str) -> str | None:
     if m:
         start, _ = name_before(text, m.start(), 20)
         return text[start : m.end("word")]
+    m = _REASON_WITH_DE_RE.search(text)
+    if m:  # 給水支援で 二万小学校へ: what for, then where
+        return m.group("r")
     m = _REASON_TAIL_RE.search(text)
     if m:  # the phrase itself: 避難所で|心のケア対応中
         return phrase_before(text, m.end("r"), limit=m.end("r") - m.start("r")) or None
@@ -987,11 +1134,14 @@ def _destination(doc: Doc, role_span: Mention | None) -> str | None:
     # "…へ派遣", "…に保健師2名を派遣": the phrase before へ/に, when it names a place
     place_spans = doc.facilities + doc.areas
     for m in _DEST_MARK_RE.finditer(text):
-        phrase = phrase_before(text, m.start())
+        end = m.start()
+        while end > 0 and text[end - 1] == " ":  # 二万小学校 へ
+            end -= 1
+        phrase = phrase_before(text, end)
         if not phrase:
             continue
-        start = m.start() - len(phrase)
-        if any(p.start < m.start() and p.end > start for p in place_spans) or m.group() == "へ":
+        start = end - len(phrase)
+        if any(p.start < end and p.end > start for p in place_spans) or m.group() == "へ":
             return phrase
     places = [p for p in place_spans if role_span is None or not _overlaps(p, [role_span])]
     places.sort(key=lambda p: p.start)
@@ -1016,15 +1166,21 @@ def dispatch(doc: Doc) -> dict[str, Any]:
     role: str | None = doc.kv.get("role")
     role_end: int | None = None
     role_span: Mention | None = None
+    units = [q for q in doc.quantities if q.unit in _DISPATCH_UNITS]
     if role is None:
-        rm = _ROLE_RE.search(text)
+        # 職員派遣 … 保健師 2名: the role with a head count after it, else the first named
+        found = list(_ROLE_RE.finditer(text))
+        gaps = {
+            id(r): min((q.start - r.end() for q in units if 0 <= q.start - r.end() <= 6), default=9)
+            for r in found
+        }
+        rm = min(found, key=lambda r: gaps[id(r)]) if found else None  # the first on a tie
         if rm:
             start, name = rm.start(), rm.group()
             cleaned = clean_name(name)
             role = cleaned or name
             role_end = rm.end()
             role_span = Mention(start, rm.end(), role)
-    units = [q for q in doc.quantities if q.unit in _DISPATCH_UNITS]
     count_q: Quantity | None = None
     if role_end is not None:
         count_q = next((q for q in units if 0 <= q.start - role_end <= 6), None)

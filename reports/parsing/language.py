@@ -107,6 +107,12 @@ def cue_readings() -> dict[str, _Cue]:
         by_reading.setdefault(r, []).append(_Cue(word, "", 5.0))
     for r, name in gazetteer.place_readings().items():
         by_reading.setdefault(r, [_Cue(name, "place", 0.0)])
+    for river in lexicon.RIVERS:
+        # おだがわ, たかはしがわ: a river typed in kana, …カワ read with and without rendaku
+        r = reading(river)
+        for variant in {r, r[:-2] + "ガワ" if r.endswith("カワ") else r}:
+            if len(variant) >= 4:
+                by_reading.setdefault(variant, [_Cue(river, "place", 0.0)])
     return {r: _best(cues) for r, cues in by_reading.items()}
 
 

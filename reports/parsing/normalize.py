@@ -169,7 +169,10 @@ _CORRECTION_HINT_RE = re.compile(
 )
 _WHEN = r"(?:\s?\([^()\n]{1,12}\))"  # "6.0m(22時) → 6.4m(23時)"
 _QTY = rf"{APPROX}?\s?(?:{NUM})\s?(?:世帯|名|人|戸|軒|床|件|隊|班|台|メートル|m)?"
+_CLOCK = r"(?:[0-9]{1,2}時(?:[0-9]{1,2}分|半)?|[0-9]{1,2}:[0-9]{2})"
 _CORRECTION_RES = (
+    # "18時 80名 → 20時 95名": an earlier reading and its time, then the current one
+    re.compile(rf"{_CLOCK}\s?{_QTY}\s?(?:→|⇒|➡|->|=>)\s?(?={_CLOCK})"),
     # "120名→135名", "120 ⇒ 135名": keep the new value
     re.compile(
         rf"{_QTY}{_WHEN}?\s?(?:→|⇒|➡|->|=>)\s?(?=(?:現在|今|最新)?\s?{APPROX}?\s?(?:{NUM}))"
@@ -203,10 +206,11 @@ def normalize(text: str) -> str:
 
 
 _KANA_UNITS_RE = re.compile(
-    r"(?<=[0-9])\s?(?:(?P<ken>けん|ケン)|(?P<mei>めい|メイ|にん|ニン)|(?P<setai>せたい|セタイ))"
+    r"(?<=[0-9])\s?(?:(?P<ken>けん|ケン)|(?P<mei>めい|メイ|にん|ニン)|(?P<setai>せたい|セタイ)"
+    r"|(?P<metre>めーとる|めえとる))"
 )
 _M_CM_RE = re.compile(r"(?<![0-9.])([0-9]{1,2})\s?m\s?([0-9]{1,2})\s?cm")
-_KANA_UNITS = {"ken": "軒", "mei": "名", "setai": "世帯"}
+_KANA_UNITS = {"ken": "軒", "mei": "名", "setai": "世帯", "metre": "m"}
 
 
 def prepare(text: str) -> str:
@@ -223,6 +227,6 @@ def prepare(text: str) -> str:
     text = _NEWLINES_RE.sub("\n", text)
     # 5m20cm: 5.20m
     text = _M_CM_RE.sub(lambda m: f"{m.group(1)}.{int(m.group(2)):02d}m", text)
-    # 30けん, 12にん: units typed in kana
+    # 30けん, 12にん, 5.2めーとる: units typed in kana
     text = _KANA_UNITS_RE.sub(lambda m: _KANA_UNITS[m.lastgroup or "mei"], text)
     return text.strip()

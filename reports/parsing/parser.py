@@ -48,8 +48,9 @@ _CAUSE_AFTER_RE = re.compile(
 _CAUSE_FACTOR = 0.3
 # Questions and requests for a report are not reports.
 _QUESTION_RE = re.compile(
-    r"\?|(?:ですか|ますか|でしょうか|ませんか|ないか|のか|何名|何人|何世帯|何床|いかが|どうなって"
-    r"|どのくらい|どの程度)"
+    r"\?|(?:ですか|ますか|でしょうか|ませんか|ないか|のか|いかが|どうなって|どのくらい|どの程度)"
+    # 何世帯？ asks; 何世帯かは不明 reports that the count is not known
+    r"|何(?:名|人|世帯|床)(?!か?(?:は|も)?\s?(?:不明|わから|分から|未確認|確認中|調査中))"
     r"|(?:報告|連絡|教え|おしえ|お知らせ|おしらせ|確認|回答|共有|提出|返信|入力|集計|情報|状況)"
     r"(?:して|を|て|の上)?\s?"
     r"(?:ください|下さい|願います|願いたい|お願いします|お願い致します|お願いいたします"
@@ -75,10 +76,16 @@ _BARE_UNITS = {
     "water_level": ("m", "メートル"),
 }
 
-_TEAM_UNITS = {"名", "人", "チーム", "班", "隊"}
+_TEAM_UNITS = {"名", "人", "チーム", "班", "隊", "台"}
 _ROLE_COUNT_RE = re.compile(
     f"(?:{'|'.join(re.escape(r) for r in sorted(lexicon.ROLES, key=len, reverse=True))})"
-    r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊)"
+    r"(?:チーム|班|隊)?\s?(?:約)?\s?[0-9〇一二三四五六七八九十]{1,3}\s?(?:名|人|チーム|班|隊|台)"
+)
+
+# Where people sent are going or have arrived: …へ (before a blank, the end, 出動/出発/向かう),
+# … 着 (arrived), 着任, 到着
+_MOVEMENT_RE = re.compile(
+    r"へ(?:\s|$|。|出動|出発|向か|移動|派遣|急行)|(?:^|\s)着(?:\s|$)|着任|到着"
 )
 
 _EXTRACTORS = {
@@ -123,8 +130,13 @@ def score(doc: extract.Doc, context: SenderContext) -> dict[str, float]:
         scores["water_level"] += 2
     if scores["road_closure"] > 0 and doc.roads:
         scores["road_closure"] += 2
-    if scores["dispatch"] > 0 and units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
-        scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent and how many
+    if units & _TEAM_UNITS and _ROLE_COUNT_RE.search(text):
+        if scores["dispatch"] > 0:
+            scores["dispatch"] += 2  # 保健師チーム 三名, JMAT 1チーム: who was sent, how many
+        if _MOVEMENT_RE.search(text) and scores["general"] < 4:
+            # 職員10名 真備東中学校へ, ポンプ隊 2隊 … へ出動, 職員 3名 真備支所 着: sent
+            # somewhere (not a request for a dispatch: 派遣をお願いします)
+            scores["dispatch"] += 5
     if extract.ACCEPT_RE.search(text):
         scores["medical_capacity"] += 4
 

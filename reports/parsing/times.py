@@ -1,13 +1,15 @@
 """When the report was true (``observed_at``) from dates and times written in the message.
 
 Rules (all relative to ``now``, an aware datetime, converted to Asia/Tokyo):
-- The time followed by 現在/時点 wins; otherwise the first time that is not a forecast
-  (復旧見込み21時頃, 18時頃復旧予定, 翌日午前6時の見込み, ...まで).
+- The time followed by 現在/時点 wins; then, for readings in time order (18時 5.8m 19時
+  6.3m), the latest; otherwise the first time that is not a forecast (復旧見込み21時頃,
+  18時頃復旧予定, 翌日午前6時の見込み, ...まで).
 - A date written just before that time (7月6日, 7/6, 2024年7月6日, 令和6年7月6日, 6日(土))
   gives its day; 翌日/明日 add a day, 昨日 takes one away.
 - A date without a year is in now's year, or the year before when that would put it more than
-  60 days in the future. A time without a date is today, or yesterday when it would be more
-  than 3 hours in the future (a 23:50 report read at 00:10).
+  60 days in the future. A time without a date is today, or yesterday when it would be
+  later than now (23時現在 read at 20:00, a 23:50 report read at 00:10); a few minutes'
+  clock difference between sender and server are tolerated.
 - A date without any time gives no observed_at: midnight would be a made-up time.
 """
 
@@ -52,7 +54,8 @@ _PM = frozenset(("午後", "PM", "pm", "夕方"))
 _NIGHT = frozenset(("深夜", "夜中", "夜"))
 _AM = frozenset(("午前", "AM", "am", "朝", "未明", "明け方"))
 _PLUS_DAY = frozenset(("翌日", "明日", "翌朝"))
-_FUTURE_TOLERANCE = timedelta(hours=3)
+_FUTURE_TOLERANCE = timedelta(hours=3)  # 明日9時: further than this ahead is a plan
+_CLOCK_SKEW = timedelta(minutes=15)  # a time without a date later than this is yesterday's
 _MINUS_DAY = frozenset(("昨日", "昨夜"))
 
 
@@ -144,13 +147,23 @@ def _resolve(text: str, m: re.Match[str], hm: tuple[int, int], now: datetime) ->
         hour = 0
         day += timedelta(days=1)
     result = datetime(day.year, day.month, day.day, hour, minute, tzinfo=JST)
-    if not explicit and rel is None and result - now > _FUTURE_TOLERANCE:
+    if not explicit and rel is None and result - now > _CLOCK_SKEW:
         result -= timedelta(days=1)
     return result
 
 
 # "ピーク 9.9m(2:00) 現在 9.4m(3:00)": the time of a peak or an earlier reading
 _REFERENCE_BEFORE_RE = re.compile(r"(?:ピーク|最高|前回|前報)[^\n現]{0,12}$")
+
+
+_READING_AFTER_RE = re.compile(
+    r"\s?(?:避難者|避難者数|在所者|水位)?\s?(?:は|:)?\s?(?:約)?\s?[0-9]{1,5}(?:\.[0-9]{1,3})?\s?"
+    r"(?:m|メートル|cm|名|人|世帯|戸)"
+)
+
+
+# "8.2m(19:00) 8.5m(19:30)": a reading with its time after it in brackets
+_READING_BEFORE_RE = re.compile(r"[0-9](?:\.[0-9]{1,3})?\s?(?:m|メートル|cm|名|人|世帯|戸)\s?\($")
 
 
 def _is_reference(text: str, m: re.Match[str]) -> bool:
@@ -161,15 +174,23 @@ def observed_at(text: str, now: datetime) -> datetime | None:
     """The moment the message says its content was true, or None."""
     now = now.astimezone(JST)
     fallback: datetime | None = None
+    series: list[datetime] = []  # "18時 5.8m 19時 6.3m": times each with its reading
     for m in TIME_RE.finditer(text):
         hm = _hour_minute(m, text)
         if hm is None:
             continue
         if _CURRENT_AFTER_RE.match(text, m.end()):
             return _resolve(text, m, hm, now)
-        if fallback is None and not _is_future(text, m) and not _is_reference(text, m):
+        if not _is_future(text, m) and not _is_reference(text, m):
             candidate = _resolve(text, m, hm, now)
             # 明日9時, 翌日午前6時 (from today): a plan, not an observation
             if m.group("rel") not in _PLUS_DAY or candidate <= now + _FUTURE_TOLERANCE:
-                fallback = candidate
+                if fallback is None:
+                    fallback = candidate
+                if _READING_AFTER_RE.match(text, m.end()) or _READING_BEFORE_RE.search(
+                    text, max(0, m.start() - 14), m.start()
+                ):
+                    series.append(candidate)
+    if len(series) >= 2:
+        return series[-1]  # readings are written in time order: the last is the latest
     return fallback

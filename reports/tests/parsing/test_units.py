@@ -264,6 +264,20 @@ def test_time_after_now_is_yesterday() -> None:
     )
 
 
+def test_a_few_minutes_ahead_is_today_more_is_yesterday() -> None:
+    # 20:10 at 20:00 is the sender's clock running ahead; 20:30 and 23:00 are last night's
+    assert observed_at(normalize("20時10分現在"), NOW) == datetime(2024, 7, 6, 20, 10, tzinfo=JST)
+    assert observed_at(normalize("20時30分現在"), NOW) == datetime(2024, 7, 5, 20, 30, tzinfo=JST)
+    assert observed_at(normalize("23時現在"), NOW) == datetime(2024, 7, 5, 23, 0, tzinfo=JST)
+
+
+def test_readings_across_midnight_take_the_last_written() -> None:
+    now = datetime(2024, 7, 7, 0, 30, tzinfo=JST)
+    result = parse("倉敷川 22時 2.1m 23時 2.4m 0時 2.6m", now=now)
+    assert result.fields["level_m"] == 2.6 and result.fields["trend"] == "rising"
+    assert result.observed_at == datetime(2024, 7, 7, 0, 0, tzinfo=JST)
+
+
 def test_date_far_in_the_future_is_last_year() -> None:
     now = datetime(2025, 1, 2, 9, 0, tzinfo=JST)
     result = observed_at(normalize("12月31日 22時"), now)
