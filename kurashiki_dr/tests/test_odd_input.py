@@ -251,3 +251,13 @@ def test_deeply_nested_json_bodies_are_a_400_in_the_error_shape(role, body, cast
             assert error["code"] == "parse_error", (path, error)
             assert "入れ子が深すぎます" in error["message"]
     assert report.revisions.count() == 2 and report.status != "withdrawn"
+
+
+def test_an_out_of_range_time_is_refused_in_japanese(hq_user):
+    """The API's own date parser overflows on year 0001 in Asia/Tokyo; the person reading the
+    error gets Japanese, in the one error shape."""
+    response = login(hq_user).get("/api/v1/reports/", {"since": "0001-01-01T00:00:00+09:00"})
+
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert body["fields"]["since"] == ["日時が扱える範囲を超えています。"]
