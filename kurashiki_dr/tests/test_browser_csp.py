@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,7 +23,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
 from agencies.models import Agency, Facility, FacilityKind
@@ -34,6 +32,7 @@ from lineworks.tests.conftest import fake, lw_private_key  # noqa: F401 (fixture
 from notices.services import notice_send
 from reports import services
 from reports.models import ReportChannel
+from reports.tests.test_browser_reporting import browser  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,33 +49,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
                          location.pathname].join(" "));
 });
 """
-
-
-@pytest.fixture
-def browser(chromium_executable) -> Iterator:
-    # Without Chromium the conftest skips (or, in CI, fails) every browser test with one line.
-    from playwright import sync_api as playwright_api
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    # Playwright's sync API keeps an event loop in this thread; ORM calls run between steps.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=chromium_executable,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield instance
-        instance.close()
-        connections.close_all()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def _tile_png() -> bytes:
@@ -131,7 +103,7 @@ def tile_server(settings) -> Iterator[list[str]]:
 class Watched:
     """A browser context whose every page reports policy violations and errors to `problems`."""
 
-    def __init__(self, browser, viewport: dict[str, int]) -> None:
+    def __init__(self, browser, viewport: dict[str, int]) -> None:  # noqa: F811
         self.problems: list[str] = []
         self.context = browser.new_context(
             viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo"
@@ -251,7 +223,13 @@ def assert_clean(watched: Watched, where: str) -> None:
 
 
 @pytest.mark.usefixtures("fake")
-def test_every_page_runs_under_the_policy(browser, live_server, afternoon, settings, tile_server):
+def test_every_page_runs_under_the_policy(
+    browser,  # noqa: F811 (the fixture)
+    live_server,
+    afternoon,
+    settings,
+    tile_server,
+):
     settings.DEMO_MODE = True  # as in `make run`: the LINE WORKS demo page and its fake server
     base = live_server.url
     report = afternoon["report"]
@@ -376,7 +354,13 @@ def test_every_page_runs_under_the_policy(browser, live_server, afternoon, setti
     admin.close()
 
 
-def test_html_in_directory_names_shows_as_text(browser, live_server, hq_user, reporter_a, tmp_path):
+def test_html_in_directory_names_shows_as_text(
+    browser,  # noqa: F811 (the fixture)
+    live_server,
+    hq_user,
+    reporter_a,
+    tmp_path,
+):
     """Stored XSS regression: names from the directory never become markup on any map."""
     directory = {
         "districts": [
